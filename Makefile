@@ -1,0 +1,60 @@
+# pard_ref — two commands:
+#   make lab    set up, build data + zoo (full scale) if missing, open JupyterLab on notebooks/
+#   make test   set up, build data + zoo (ci scale) if missing, run unit tests and every notebook (nbval)
+# Other targets: make demo (terminal demo), make data, make zoo, make clean-venv.
+#
+# Variables you may override:
+#   PYTHON      the interpreter that creates the virtual environment (default python3, >= 3.10)
+#   VENV        where the virtual environment lives (default .venv)
+#   TORCH_SPEC  how torch is installed (default: any recent torch from the registry).
+#               CI sets TORCH_SPEC=torch==2.13.0 to use the machine's local CPU wheel.
+#   SCALE       zoo scale for lab/demo (full, or ci for a quick look); tests always use ci.
+#   PYTEST_ARGS extra arguments for pytest (e.g. -x, -k engine)
+
+PYTHON     ?= python3
+VENV       ?= .venv
+TORCH_SPEC ?= torch
+SCALE      ?= full
+JOBS       ?= 2
+PYTEST_ARGS ?=
+
+PY    := $(VENV)/bin/python
+STAMP := $(VENV)/.pard_ref-installed
+
+.PHONY: setup data zoo lab demo test test-unit test-notebooks clean-venv
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "pard_ref needs Python >= 3.10, found " + sys.version.split()[0]'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install "$(TORCH_SPEC)"
+	$(PY) -m pip install -e ".[dev]"
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+data: setup
+	$(PY) -m pard_ref data
+
+zoo: data
+	$(PY) -m pard_ref zoo build --scale $(SCALE)
+
+lab: zoo
+	PARD_REF_SCALE=$(SCALE) $(VENV)/bin/jupyter lab notebooks/
+
+demo: zoo
+	PARD_REF_SCALE=$(SCALE) $(PY) -m pard_ref demo --scale $(SCALE)
+
+# Tests and notebooks run at the small "ci" scale (PARD_REF_SCALE=ci), see README "Contributing".
+# One torch thread per test process: several multi-threaded torch processes on few cores thrash.
+TEST_ENV := PARD_REF_SCALE=ci OMP_NUM_THREADS=1 MPLBACKEND=Agg
+test: setup
+	$(PY) -m pard_ref data
+	$(PY) -m pard_ref zoo build --scale ci
+	$(TEST_ENV) $(PY) -m pytest -n $(JOBS) --dist loadfile -p no:cacheprovider tests $(PYTEST_ARGS)
+	$(TEST_ENV) $(PY) -m pytest -n $(JOBS) --dist loadfile -p no:cacheprovider \
+		--nbval --nbval-current-env notebooks $(PYTEST_ARGS)
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,98 @@
+"""The command line: ``python -m pard_ref <command>``. Each command is a thin wrapper over a package function."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _cmd_data(args) -> int:
+    from . import corpus
+
+    corpus.build(force=args.force)
+    return 0
+
+
+def _cmd_zoo(args) -> int:
+    from . import zoo
+
+    if args.zoo_command == "build":
+        zoo.build(args.scale, args.models or None)
+    elif args.zoo_command == "list":
+        for name in zoo.names():
+            state = "built" if zoo.is_built(name, args.scale) else "missing"
+            print(f"{name:12s} {state:8s} {zoo.model_dir(name, args.scale)}")
+    elif args.zoo_command == "report":
+        from . import zoo_report
+
+        zoo_report.main(scale=args.scale, out=args.out)
+    return 0
+
+
+def _cmd_demo(args) -> int:
+    from . import demo
+
+    demo.main(scale=args.scale, max_new_tokens=args.max_new_tokens)
+    return 0
+
+
+def _cmd_train_bench(args) -> int:
+    from . import pard_bench
+
+    pard_bench.main(scale=args.scale, out_dir=args.out, isolate=not args.in_process)
+    return 0
+
+
+def _cmd_ttt_bench(args) -> int:
+    from .ttt import bench
+
+    bench.main(scale=args.scale, out_dir=args.out)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m pard_ref", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    d = sub.add_parser("data", help="build the offline corpus (code, math, prose) into data/")
+    d.add_argument("--force", action="store_true", help="rebuild even if the corpus is up to date")
+    d.set_defaults(func=_cmd_data)
+
+    z = sub.add_parser("zoo", help="build, list or report on the model family")
+    zs = z.add_subparsers(dest="zoo_command", required=True, metavar="ACTION")
+    zb = zs.add_parser("build", help="train the models that are missing")
+    zb.add_argument("models", nargs="*", help="only these models (default: the whole family)")
+    zl = zs.add_parser("list", help="show which models are built")
+    zr = zs.add_parser("report", help="print the quality-gate table (held-out loss, diversity, cost, agreement)")
+    zr.add_argument("--out", help="also write the report (markdown) to this file")
+    for q in (zb, zl, zr):
+        q.add_argument("--scale", default=None, choices=["ci", "full"],
+                       help="zoo scale (default: $PARD_REF_SCALE or full)")
+    z.set_defaults(func=_cmd_zoo)
+
+    m = sub.add_parser("demo", help="terminal demo: a generation from the largest target")
+    m.add_argument("--scale", default=None, choices=["ci", "full"])
+    m.add_argument("--max-new-tokens", type=int, default=96)
+    m.set_defaults(func=_cmd_demo)
+
+    tb = sub.add_parser("train-bench", help="PARD training experiment: COD vs no dropping (time, memory, acceptance)")
+    tb.add_argument("--scale", default="ci", choices=["ci", "full"], help="experiment and zoo scale (default ci)")
+    tb.add_argument("--out", default=None, help="folder for train_bench.{json,md,png} (default docs/_runs/train_bench-SCALE)")
+    tb.add_argument("--in-process", action="store_true",
+                    help="train every setting in this process (faster start; peak memory not measured)")
+    tb.set_defaults(func=_cmd_train_bench)
+
+    tt = sub.add_parser("ttt-bench", help="TTT ablation on held-out synthetic and small ARC tasks (needs arc-base)")
+    tt.add_argument("--scale", default="ci", choices=["ci", "full"], help="benchmark and zoo scale (default ci)")
+    tt.add_argument("--out", default=None, help="folder for ttt_bench.{json,md} (default docs/_runs/ttt_bench-SCALE)")
+    tt.set_defaults(func=_cmd_ttt_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

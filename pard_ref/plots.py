@@ -1,0 +1,148 @@
+"""Pictures for the notebooks. Every function draws with matplotlib and returns what it drew as data,
+so a notebook can assert on the data and a widget can simply call the function.
+
+- :func:`pard_layout_figure`: the PARD training layout of one short sequence: its attention mask as
+  an image, rows (queries) and columns (keys) labelled with token, block and position.
+- :func:`cod_keep_figure`: COD's keep pattern (which query of which block is trained) on a K x L grid.
+
+What it does NOT handle: long sequences in ``pard_layout_figure`` (labels stop being legible beyond
+~40 layout entries; use ``cod_keep_figure`` to look at realistic lengths).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .pard_layout import IGNORE_INDEX, build_pard_batch, cod_keep_positions, cod_tokens_per_sequence
+
+
+@dataclass
+class LayoutPicture:
+    """What :func:`pard_layout_figure` drew.
+
+    ``allowed[q, k]``: query q may attend to key k ([N, N] bool); ``depth``/``positions``: block and
+    position id of each layout entry ([N]); ``targets``: the index p+1 of the token each query
+    predicts, or -1 (no loss); ``row_labels``/``col_labels``: the tick labels.
+    """
+
+    ax: object
+    allowed: torch.Tensor
+    depth: torch.Tensor
+    positions: torch.Tensor
+    targets: torch.Tensor
+    row_labels: list[str]
+    col_labels: list[str]
+
+    def __repr__(self) -> str:
+        return (f"LayoutPicture(N={len(self.depth)} layout entries, K={int(self.depth.max()) + 1}, "
+                f"{int(self.allowed.sum())} allowed attention entries)")
+
+
+def pard_layout_figure(tokens: list[str], k: int = 3, *, drop_ratio: float = 1.0, min_drop_ratio: float = 0.2,
+                       seed: int = 0, mask: str = "<m>", ax=None) -> LayoutPicture:
+    """Draw the PARD attention mask of a sequence of (decoded) ``tokens`` at training depth ``k``.
+
+    The layout is the library's own (``build_pard_batch`` on placeholder ids), so the picture is
+    what training computes. Row ``q`` is a query, column a key; a dark cell = "may attend".
+    Row labels read ``block j | token-or-mask @ position -> target``; blocks are separated by lines.
+    ``drop_ratio < 1`` draws a COD-thinned layout (pattern drawn with ``seed``).
+    """
+    import matplotlib.pyplot as plt
+
+    L = len(tokens)
+    x = torch.arange(1, L + 1)[None]  # placeholder ids 1..L; id 0 plays the mask
+    batch = build_pard_batch(x, k=k, mask_token_id=0, drop_ratio=drop_ratio, min_drop_ratio=min_drop_ratio,
+                             generator=torch.Generator().manual_seed(seed), return_depth=True)
+    depth, pos = batch["depth"][0], batch["position_ids"][0]  # [N], [N]
+    allowed = batch["attention_mask"][0, 0] == 0  # [N, N]
+    labels = batch["labels"][0]
+    targets = torch.where(labels == IGNORE_INDEX, torch.full_like(labels, -1), labels - 1)  # index into tokens
+
+    def show(i):
+        return tokens[i].replace("\n", "\\n").replace(" ", "\u2423")  # ␣ makes spaces visible
+
+    col_labels = [f"{show(int(p)) if int(d) == 0 else mask} @{int(p)}" for d, p in zip(depth, pos)]
+    row_labels = [f"b{int(d)} | {c} \u2192 {show(int(t)) if int(t) >= 0 else '-'}"
+                  for d, c, t in zip(depth, col_labels, targets)]
+    n = len(depth)
+    if ax is None:
+        size = max(4.0, 0.32 * n + 2)
+        _, ax = plt.subplots(figsize=(size + 1.5, size))
+    ax.imshow(allowed.float().numpy(), cmap="Blues", vmin=0, vmax=1.3, interpolation="nearest")
+    ax.set_xticks(range(n), col_labels, rotation=90, fontsize=8)
+    ax.set_yticks(range(n), row_labels, fontsize=8)
+    for b in range(1, k):  # block boundaries
+        edge = int((depth < b).sum()) - 0.5
+        ax.axhline(edge, color="crimson", lw=1)
+        ax.axvline(edge, color="crimson", lw=1)
+    ax.set_xlabel("key (token or mask @ position id)")
+    ax.set_ylabel("query: block | input @ position \u2192 target")
+    ax.set_title(f"PARD layout, K={k}" + (f", COD r={drop_ratio}, r_min={min_drop_ratio}" if drop_ratio < 1 else ""))
+    return LayoutPicture(ax, allowed, depth, pos, targets, row_labels, col_labels)
+
+
+@dataclass
+class CODPicture:
+    """What :func:`cod_keep_figure` drew: ``blocks[j]`` = kept positions of block j; ``tokens`` = N,
+    the layout length (``cod_tokens_per_sequence``); ``full_tokens`` = K·L; ``clipped`` = r_min was
+    lowered to r for the drawing."""
+
+    ax: object
+    seq_len: int
+    k: int
+    drop_ratio: float
+    min_drop_ratio: float
+    blocks: list[torch.Tensor]
+    tokens: int
+    full_tokens: int
+    clipped: bool = False
+
+    @property
+    def attention_ratio(self) -> float:
+        """How many times fewer attention entries (N² vs (K·L)²) COD leaves."""
+        return (self.full_tokens / self.tokens) ** 2
+
+    def __repr__(self) -> str:
+        return (f"COD K={self.k} r={self.drop_ratio} r_min={self.min_drop_ratio} L={self.seq_len}: "
+                f"{self.tokens} layout tokens instead of {self.full_tokens} "
+                f"({self.full_tokens / self.tokens:.2f}x fewer tokens, "
+                f"{self.attention_ratio:.1f}x fewer attention entries)")
+
+
+def cod_keep_figure(seq_len: int = 48, k: int = 8, drop_ratio: float = 0.7, min_drop_ratio: float = 0.2,
+                    seed: int = 0, ax=None) -> CODPicture:
+    """Draw COD's keep pattern: a K x L grid, a filled cell (j, p) = block j keeps the query at position p.
+
+    Grey cells can never have a loss (chain starting before x_0, or target beyond the window); lines
+    join each kept query to its predecessor (p-1 in block j-1), which is always kept: every chain is
+    whole. ``min_drop_ratio`` above ``drop_ratio`` is lowered to ``drop_ratio`` (a widget may ask for
+    it; the library itself raises), and the picture says so.
+    """
+    import matplotlib.pyplot as plt
+
+    clipped = min_drop_ratio > drop_ratio
+    min_drop_ratio = min(min_drop_ratio, drop_ratio)
+    blocks = cod_keep_positions(seq_len, k, drop_ratio, min_drop_ratio, torch.Generator().manual_seed(seed))
+    tokens = cod_tokens_per_sequence(seq_len, k, drop_ratio, min_drop_ratio)
+    grid = torch.zeros(k, seq_len)  # 0 dropped, 1 kept, -1 never has a loss
+    for j in range(1, k):
+        grid[j, :j] = -1
+        grid[j, seq_len - 1] = -1
+    for j, b in enumerate(blocks):
+        grid[j, b] = 1
+    if ax is None:
+        _, ax = plt.subplots(figsize=(min(14, 2 + seq_len * 0.22), 1.2 + 0.45 * k))
+    ax.imshow(grid.numpy(), cmap=plt.matplotlib.colors.ListedColormap(["#d9d9d9", "white", "#2b6cb0"]),
+              vmin=-1, vmax=1, aspect="auto", interpolation="nearest")
+    kept = [set(b.tolist()) for b in blocks]
+    for j in range(2, k):
+        for p in kept[j]:
+            ax.plot([p - 1, p], [j - 1, j], color="orange", lw=0.8)
+    ax.set_yticks(range(k), [f"block {j}" + (" (x)" if j == 0 else "") + f"  n={len(b)}" for j, b in enumerate(blocks)],
+                  fontsize=8)
+    ax.set_xlabel("position p")
+    ax.set_title(f"COD K={k}, r={drop_ratio}, r_min={min_drop_ratio}{' (clipped to r)' if clipped else ''}, "
+                 f"L={seq_len}: {tokens} layout tokens of {k * seq_len}", fontsize=9)
+    return CODPicture(ax, seq_len, k, drop_ratio, min_drop_ratio, blocks, tokens, k * seq_len, clipped)

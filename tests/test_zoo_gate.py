@@ -1,0 +1,47 @@
+"""The zoo quality gate on the ci scale (issue: 'Zoo quality gate'), so a regression fails CI.
+
+Checked here: (1) held-out loss strictly ordered in every domain, target-l < target-m < target-s <
+draft-ar; (2) target-l's greedy continuations of held-out prompts are not degenerate (mean distinct-2
+over 128 new tokens >= 0.5 in every domain). The cost, agreement and math gates are measured by
+`python -m pard_ref zoo report` at the full scale (docs/zoo.md): timings do not belong in tests.
+"""
+
+import pytest
+
+from pard_ref import corpus, zoo, zoo_report
+from pard_ref.tokenizer import encode_prompt
+from pard_ref.training import heldout_loss, token_stream
+
+
+@pytest.fixture(scope="module")
+def family(built_zoo):
+    return {n: zoo.load(n, built_zoo, device="cpu") for n in zoo.TEXT_MODELS}
+
+
+def test_distinct_n():
+    assert zoo_report.distinct_n([1, 2, 3, 4]) == 1.0
+    assert zoo_report.distinct_n([7, 7, 7, 7, 7]) == 0.25
+    assert zoo_report.distinct_n([1, 2, 1, 2, 1, 2]) == 0.4
+
+
+@pytest.mark.parametrize("domain", corpus.DOMAINS)
+def test_heldout_loss_is_ordered(family, domain):
+    tok = family["target-l"][1]
+    stream = token_stream(tok, domain, "heldout")
+    loss = {n: heldout_loss(m, stream, seq_len=128, max_tokens=16_384) for n, (m, _) in family.items()}
+    assert loss["target-l"] < loss["target-m"] < loss["target-s"] < loss["draft-ar"], loss
+
+
+@pytest.mark.parametrize("domain", corpus.DOMAINS)
+def test_target_l_text_is_not_degenerate(family, domain):
+    model, tok = family["target-l"]
+    prompts = [r["prompt"] for r in corpus.load_eval_prompts(domain)][:6]
+    scores = [zoo_report.distinct_n(zoo_report.greedy_continuation(model, encode_prompt(tok, p)))
+              for p in prompts]
+    assert sum(scores) / len(scores) >= zoo_report.GATE_DISTINCT2, scores
+
+
+def test_greedy_continuation_has_the_asked_length(family):
+    model, tok = family["draft-ar"]
+    cont = zoo_report.greedy_continuation(model, encode_prompt(tok, "def f(x):"), new_tokens=20)
+    assert len(cont) == 20 and all(isinstance(t, int) for t in cont)
