@@ -7,7 +7,7 @@ target-s       smallest target (a LlamaForCausalLM)
 target-m       middle target
 target-l       largest target: the one speculative decoding accelerates in the notebooks
 draft-ar       an autoregressive draft, >= 8x fewer parameters than target-l
-draft-pard     draft-ar adapted into a parallel draft with COD (built when PARD training exists)
+draft-pard     draft-ar adapted into a parallel draft with COD at K=8 (carries ``pard_token``)
 =============  ==============================================================================
 
 Every model shares one tokenizer (:mod:`pard_ref.tokenizer`), is a ``transformers`` model saved with
@@ -89,7 +89,9 @@ class Recipe:
     lr: float = 3e-3
     warmup_steps: int = 50
     min_lr_ratio: float = 0.1
-    mixture: tuple[tuple[str, float], ...] = (("code", 0.4), ("math", 0.35), ("prose", 0.25))
+    # Domain weights. Prose (pydoc topics) is small (~125k tokens), so it is weighted low to keep the
+    # deepest target from seeing it many epochs over (which would overfit its held-out loss).
+    mixture: tuple[tuple[str, float], ...] = (("code", 0.5), ("math", 0.35), ("prose", 0.15))
     seed: int = 0
 
     @property
@@ -100,10 +102,12 @@ class Recipe:
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
-    arch: Arch
-    recipes: dict = field(hash=False)  # scale -> Recipe
+    arch: Arch | None  # None: the builder chooses (arc-base's recipe carries its own architecture)
+    recipes: dict = field(hash=False)  # scale -> Recipe (or the builder's own recipe type)
     role: str = "target"  # "target" | "draft"
     grow_from: str | None = None  # start from this (shallower, same width) model's trained weights
+    pard_from: str | None = None  # adapt this AR draft into a parallel draft (PARD training with COD)
+    kind: str = "text"  # "text": the BPE tokenizer and the corpus; "arc": the grid tokenizer and ARC tasks
 
 
 # The family (see the module docstring and docs/zoo.md for why):
@@ -112,6 +116,9 @@ class ModelSpec:
 # - target-m, target-l: grown from the previous target by depth doubling (function-preserving, see
 #   grow_deeper), then trained on fresh data. Each target is the previous one plus new layers and
 #   more training, so the family is ordered by construction, and the deepest is the costliest per call.
+# At the ci scale prose gets a larger share: with ~1/3 of the tokens, a 0.15 share leaves prose
+# under-learned and target-l's prose continuations loop; at the full scale 0.15 is already ~4 epochs.
+_CI_MIX = (("code", 0.4), ("math", 0.3), ("prose", 0.3))
 _SCRATCH = {"full": Recipe(steps=2400, batch_size=4, lr=3e-3, warmup_steps=100),
             "ci": Recipe(steps=700, batch_size=4, lr=3e-3, warmup_steps=50)}
 _GROWN = {"full": Recipe(steps=1200, batch_size=8, lr=2e-3, warmup_steps=100, seed=1),
@@ -124,7 +131,23 @@ SPECS: dict[str, ModelSpec] = {
     "target-s": ModelSpec("target-s", Arch(layers=2, **_WIDTH), _SCRATCH),
     "target-m": ModelSpec("target-m", Arch(layers=4, **_WIDTH), _GROWN, grow_from="target-s"),
     "target-l": ModelSpec("target-l", Arch(layers=8, **_WIDTH), _GROWN, grow_from="target-m"),
+    # draft-ar adapted with COD at K=8 (r=0.7, r_min=0.2): see pard_ref.pard_zoo
+    "draft-pard": ModelSpec("draft-pard", Arch(hidden=128, layers=1, heads=4, intermediate=320),
+                            {"full": Recipe(steps=600, batch_size=8, lr=1e-3, warmup_steps=60, seed=3),
+                             "ci": Recipe(steps=150, batch_size=8, lr=1e-3, warmup_steps=15, seed=3)},
+                            role="draft", pard_from="draft-ar"),
 }
+PARD_K, PARD_DROP_RATIO, PARD_MIN_DROP_RATIO = 8, 0.7, 0.2
+
+
+def _arc_spec() -> ModelSpec:
+    """``arc-base``: the start model of test-time training (pard_ref.ttt.pretrain), its own tokenizer."""
+    from .ttt.pretrain import ARC_RECIPES
+
+    return ModelSpec("arc-base", None, dict(ARC_RECIPES), role="arc", kind="arc")
+
+
+SPECS["arc-base"] = _arc_spec()
 
 
 def names() -> list[str]:
@@ -146,8 +169,10 @@ def build_key(name: str, scale: str | None = None) -> str:
     spec, scale = _check(name, scale)
     blob = json.dumps({
         "zoo": ZOO_VERSION, "corpus": corpus.CORPUS_VERSION, "vocab": tokenizer_mod.DEFAULT_VOCAB_SIZE,
-        "arch": asdict(spec.arch), "recipe": asdict(spec.recipes[scale]),
+        "arch": asdict(spec.arch) if spec.arch else None, "recipe": asdict(spec.recipes[scale]),
         "grown_from": build_key(spec.grow_from, scale) if spec.grow_from else None,
+        **({"pard_from": build_key(spec.pard_from, scale), "pard": [PARD_K, PARD_DROP_RATIO, PARD_MIN_DROP_RATIO]}
+           if spec.pard_from else {}),
     }, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:10]
 
@@ -189,7 +214,15 @@ def load(name: str, scale: str | None = None, *, device=None, dtype=None):
     folder = model_dir(name, scale)
     if not (folder / "pard_ref.json").exists():
         _missing(name, scale)
-    model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype or torch.float32)
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # a per-tensor "Loading weights" bar is noise for models this small
+    try:
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype or torch.float32)
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
     model.to(device or default_device()).eval()
     tok = PreTrainedTokenizerFast.from_pretrained(folder)
     return model, tok
@@ -230,8 +263,21 @@ def grow_deeper(parent, arch: Arch, tok):
 def _train_model(spec: ModelSpec, scale: str, tok, progress: bool):
     from transformers import LlamaForCausalLM
 
+    if spec.kind == "arc":
+        from .ttt.pretrain import pretrain_arc_base
+
+        return pretrain_arc_base(scale, progress=progress)  # (model, grid tokenizer, log)
     recipe: Recipe = spec.recipes[scale]
     torch.manual_seed(recipe.seed)
+    if spec.pard_from:
+        from .pard_zoo import build_draft_pard
+
+        draft_ar, _ = load(spec.pard_from, scale, device=default_device())
+        model, log = build_draft_pard(draft_ar, tok, steps=recipe.steps, batch_size=recipe.batch_size,
+                                      seq_len=recipe.seq_len, lr=recipe.lr, warmup=recipe.warmup_steps,
+                                      k=PARD_K, drop_ratio=PARD_DROP_RATIO, min_drop_ratio=PARD_MIN_DROP_RATIO,
+                                      seed=recipe.seed, progress=progress)
+        return model, tok, log
     if spec.grow_from:
         parent, _ = load(spec.grow_from, scale)
         model = grow_deeper(parent, spec.arch, tok).to(default_device())
@@ -242,7 +288,7 @@ def _train_model(spec: ModelSpec, scale: str, tok, progress: bool):
     cfg = TrainConfig(steps=recipe.steps, lr=recipe.lr, warmup_steps=recipe.warmup_steps,
                       min_lr_ratio=recipe.min_lr_ratio)
     log = train(model, batches, cfg, desc=f"{spec.name} ({scale})", progress=progress)
-    return model, log
+    return model, tok, log
 
 
 def build_one(name: str, scale: str | None = None, *, progress: bool = True) -> Path:
@@ -252,14 +298,14 @@ def build_one(name: str, scale: str | None = None, *, progress: bool = True) -> 
     with paths.file_lock(final.parent / f".{name}.lock"):
         if (final / "pard_ref.json").exists():
             return final
-        tok = tokenizer_mod.load()
+        tok = tokenizer_mod.load() if spec.kind == "text" else None
         t0 = time.perf_counter()
-        model, log = _train_model(spec, scale, tok, progress)
+        model, tok, log = _train_model(spec, scale, tok, progress)
         seconds = time.perf_counter() - t0
         record = {
             "name": name, "scale": scale, "key": build_key(name, scale), "role": spec.role,
-            "grown_from": spec.grow_from,
-            "arch": asdict(spec.arch), "recipe": asdict(spec.recipes[scale]),
+            "grown_from": spec.grow_from, "pard_from": spec.pard_from,
+            "arch": asdict(spec.arch) if spec.arch else None, "recipe": asdict(spec.recipes[scale]),
             "parameters": sum(p.numel() for p in model.parameters()),
             "build_seconds": round(seconds, 1), "train_tokens": log.tokens,
             "device": str(default_device()), "torch": torch.__version__,
@@ -285,8 +331,8 @@ def build(scale: str | None = None, names_: list[str] | None = None, *, progress
     corpus.build(quiet=not progress)
     tokenizer_mod.build(quiet=not progress)
     wanted = set(names_ or names())
-    for n in list(wanted):  # a grown model needs its parent
-        while SPECS[n].grow_from:
-            n = SPECS[n].grow_from
+    for n in list(wanted):  # a grown or adapted model needs its parent
+        while SPECS[n].grow_from or SPECS[n].pard_from:
+            n = SPECS[n].grow_from or SPECS[n].pard_from
             wanted.add(n)
     return {n: build_one(n, scale, progress=progress) for n in names() if n in wanted}

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import statistics
-import time
 from pathlib import Path
 
 import torch
@@ -169,6 +168,36 @@ def format_markdown(res: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def plot_loss_curves(scale: str | None = None, path: str | Path | None = None):
+    """Training loss against training tokens for every built model of the family (a matplotlib Figure)."""
+    import matplotlib
+
+    if path is not None:
+        matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    offset = {}
+    for name in zoo.names():
+        if not zoo.is_built(name, scale):
+            continue
+        rec = zoo.info(name, scale)
+        tokens_per_step = rec["recipe"]["batch_size"] * rec["recipe"]["seq_len"]
+        # a grown target continues its parent's curve: plot it after the parent's tokens
+        start = offset.get(rec.get("grown_from"), 0)
+        offset[name] = start + rec["train_tokens"]
+        xs = [start + s * tokens_per_step for s in rec["loss_curve"]["steps"]]
+        ax.plot([x / 1e6 for x in xs], rec["loss_curve"]["losses"], label=name, lw=1)
+    ax.set(xlabel="training tokens (millions; grown targets continue their parent's)", ylabel="training loss",
+           title=f"zoo training curves, scale {scale or zoo.DEFAULT_SCALE}", ylim=(0.5, 8))
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=110)
+    return fig
+
+
 def main(scale: str | None = None, out: str | None = None) -> dict:
     res = measure(scale)
     text = format_markdown(res)
@@ -179,4 +208,5 @@ def main(scale: str | None = None, out: str | None = None) -> dict:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(text)
         Path(out).with_suffix(".json").write_text(json.dumps(res, indent=1))
+        plot_loss_curves(scale, Path(out).with_suffix(".png"))
     return res

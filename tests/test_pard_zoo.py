@@ -93,3 +93,14 @@ def test_summary_and_table_on_fake_numbers():
     rows = [ln for ln in table.splitlines() if ln.startswith("| cod ")]
     assert len(rows) == 2 and "| 5.33x |" in rows[0] and "2.10" in rows[0]  # summary row, then the τ row
     assert "not reached" in table and "| 600 |" in table  # +MB of no-drop: 900 - 300
+
+
+def test_summary_when_training_does_not_beat_draft_ar():
+    cfg = {**dataclasses.asdict(pard_bench.config_for("ci", checkpoints=2)), "settings": []}
+    bench = {"config": cfg, "draft_ar_tau": {"mean": 1.5},
+             "results": [_fake_result("no-drop", 1.0, 20.0, [1.3, 1.4]), _fake_result("cod", 0.7, 4.0, [1.45, 1.2])]}
+    summ = pard_bench.summarize(bench)
+    assert summ["no-drop"]["goal_not_above_start"]
+    assert summ["no-drop"]["seconds_to_reference_tau"] == pytest.approx(20.0)
+    assert summ["cod"]["seconds_to_reference_tau"] == pytest.approx(2.0)  # its first checkpoint
+    assert "Note:" in pard_bench.markdown_table(bench)

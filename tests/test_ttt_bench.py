@@ -29,7 +29,7 @@ def _fake(solved_base=1, solved_ttt=3, n=10):
     solved = {k: 0 for k, *_ in B.ROWS} | {"base": solved_base, "ttt": solved_ttt, "vote_hierarchical": solved_ttt,
                                            "vote_oracle": 4.5}
     run = {"n_tasks": n, "solved": solved, "seconds": {r: 1.0 for r in B.RUNS},
-           "mean_examples": {r: 2.0 for r in B.RUNS}}
+           "mean_examples": {r: 2.0 for r in B.RUNS}, "answer_nll": {r: 0.5 for r in B.RUNS}}
     return {"benchmarks": {"synthetic": run, "arc": dict(run, solved=dict(solved, base=0))}}
 
 

@@ -84,6 +84,7 @@ def test_same_seed_same_result_and_model_restored(model, tasks):
     assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
     for x, y in zip(a, b):
         assert x.candidates == y.candidates and x.train_losses == y.train_losses and x.attempts == y.attempts
+        assert x.answer_nll == y.answer_nll and 0 < x.answer_nll[0] < 20
     r = a[0]
     assert r.n_examples == 4 and len(r.train_losses) == 2  # 4 examples, batch 2, 1 epoch
     assert set(r.candidates[0]) == set(FAST.inference_symmetries)
@@ -129,3 +130,19 @@ def test_votes_rescore_stored_candidates():
     with pytest.raises(ValueError):
         TaskResult("u", [cands], [[A]], [None], "flat").score()
     assert P.accuracy([r, TaskResult("s", [cands], [[C]], [C], "hierarchical")]) == 0.5
+
+
+def test_grid_position_models_decode_the_same_every_way(tasks):
+    from pard_ref.ttt.adapt import predict_grids, uses_grid_positions
+    from pard_ref.ttt.serialize import encode_task
+
+    m = tiny_llama(dtype=torch.float64, init_std=0.5, hidden_size=32, num_layers=1, grid_positions=True)
+    assert uses_grid_positions(m)
+    prompts = [encode_task(t).ids for t in tasks]
+    cached = [greedy_decode(m, p, max_new_tokens=12) for p in prompts]
+    assert cached == [greedy_decode(m, p, max_new_tokens=12, use_cache=False) for p in prompts]
+    assert cached == greedy_decode_batch(m, prompts, max_new_tokens=12)
+    # the positions matter: the same weights without grid positions decode differently
+    m.config.arc_positions = None
+    assert greedy_decode_batch(m, prompts, max_new_tokens=12) != cached
+    assert len(predict_grids(m, prompts, max_size=6)) == 2

@@ -101,3 +101,37 @@ def test_parser_never_raises_and_respects_limits():
     for bad in ("<in> 1 <out> 1 <eos>", "<bos> <in> 1 <out> 1", "<bos> <in> 1 <out> 1 <eos> 1",
                 "<bos> <in> <out> 1 <eos>", "<bos> <in> 1 <out> 1 <sep>", "<bos>"):
         assert S.parse_sequence(S.text_to_ids(bad)) is None, bad
+
+
+def test_grid_position_ids():
+    task = Task("p", train=[(((1, 2, 3), (4, 5, 6)), ((7, 8, 9), (1, 2, 3)))], test=[(((1, 1), (2, 2)), ((3, 3), (4, 4)))])
+    enc = S.encode_task(task, with_answer=True)
+    pos = S.grid_position_ids(enc.ids)
+    assert len(pos) == len(enc.ids) and pos[0] == 0
+    tokens = enc.text.split()
+    # cell (r, c) of an output sits exactly OUTPUT_OFFSET after cell (r, c) of its input; rows are ROW_STRIDE
+    # apart; the same cell one pair later is PAIR_STRIDE later
+    cells = {}
+    pair, part, r, c = -1, None, 0, 0
+    for tok, p in zip(tokens, pos):
+        if tok == "<in>":
+            pair, part, r, c = pair + 1, "in", 0, 0
+        elif tok == "<out>":
+            part, r, c = "out", 0, 0
+        elif tok == "<nl>":
+            r, c = r + 1, 0
+        elif tok.isdigit():
+            cells[(pair, part, r, c)] = p
+            c += 1
+    for (k, part, r, c), p in cells.items():
+        if part == "out":
+            assert p - cells[(k, "in", r, c)] == S.OUTPUT_OFFSET
+        if r:
+            assert p - cells[(k, part, r - 1, c)] == S.ROW_STRIDE
+    assert cells[(1, "in", 0, 0)] - cells[(0, "in", 0, 0)] == S.PAIR_STRIDE
+    assert len(set(pos)) == len(pos) and max(pos) < S.MAX_GRID_POSITION
+    # the incremental tracker gives the same ids, and a prompt's ids are a prefix of the full sequence's
+    tracker = S.GridPositions()
+    assert [tracker.feed(t) for t in enc.ids] == pos
+    prompt = S.encode_task(task)
+    assert S.grid_position_ids(prompt.ids) == pos[: len(prompt)]

@@ -16,6 +16,11 @@ inference together is several times faster than one by one.
 
 Both run on whatever device the model is on.
 
+Position ids: a model whose config says ``arc_positions = "grid"`` (``arc-base``, see
+``serialize.GridPositions``) is always given grid position ids — in training, in full forwards and
+token by token while decoding (``position_ids``, ``uses_grid_positions``). Any other model gets the
+usual 0, 1, 2, ... (transformers' default).
+
 Not handled: sampling or beam search; mixed precision; learning-rate schedules
 (the paper's 2-epoch runs use a constant rate after warm-up; add a scheduler if you need one).
 """
@@ -29,7 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from .loo import TrainingExample
-from .serialize import EOS_ID, PAD_ID, max_grid_tokens, parse_grid
+from .serialize import EOS_ID, PAD_ID, GridPositions, grid_position_ids, max_grid_tokens, parse_grid
 from .tasks import Grid
 
 IGNORE = -100  # label value that the cross-entropy skips
@@ -37,6 +42,23 @@ IGNORE = -100  # label value that the cross-entropy skips
 
 def _device(model: torch.nn.Module) -> torch.device:
     return next(model.parameters()).device
+
+
+GRID_POSITIONS = "grid"
+
+
+def uses_grid_positions(model: torch.nn.Module) -> bool:
+    """True if the model was trained with grid position ids (``config.arc_positions == "grid"``)."""
+    return getattr(getattr(model, "config", None), "arc_positions", None) == GRID_POSITIONS
+
+
+def position_ids(model: torch.nn.Module, ids: torch.Tensor) -> torch.Tensor | None:
+    """(B, T) grid position ids for right-padded ``ids`` if the model wants them, else ``None``
+    (the model then counts 0, 1, 2, ... itself). Padding gets whatever follows; it is masked anyway."""
+    if not uses_grid_positions(model):
+        return None
+    rows = [grid_position_ids(row) for row in ids.tolist()]
+    return torch.tensor(rows, dtype=torch.long, device=ids.device)
 
 
 def collate(examples: Sequence[TrainingExample], device, pad_id: int = PAD_ID):
@@ -106,7 +128,8 @@ def train_lora(
             ids, attn, labels = collate(batch, device)
             if not (labels[:, 1:] != IGNORE).any():
                 continue  # this batch has nothing to score (e.g. only first-position masks)
-            logits = model(input_ids=ids, attention_mask=attn).logits  # (B, T, V)
+            pos = position_ids(model, ids)
+            logits = model(input_ids=ids, attention_mask=attn, position_ids=pos).logits  # (B, T, V)
             loss = masked_lm_loss(logits, labels)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -119,11 +142,13 @@ def train_lora(
 
 
 def tiny_llama(*, vocab_size: int | None = None, hidden_size: int = 32, num_layers: int = 2, seed: int = 0,
-               dtype: torch.dtype = torch.float32, init_std: float = 0.02, max_positions: int = 2048):
+               dtype: torch.dtype = torch.float32, init_std: float = 0.02, max_positions: int = 2048,
+               grid_positions: bool = False):
     """A tiny random ``LlamaForCausalLM`` on this package's vocabulary (for tests and demonstrations).
 
     ``init_std`` scales the random weights: a larger value (e.g. 0.5) gives a model whose greedy
-    output varies with the prompt, which makes decoding tests meaningful.
+    output varies with the prompt, which makes decoding tests meaningful. ``grid_positions`` marks
+    the model as one that takes grid position ids (``config.arc_positions = "grid"``).
     """
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -135,6 +160,8 @@ def tiny_llama(*, vocab_size: int | None = None, hidden_size: int = 32, num_laye
         max_position_embeddings=max_positions, initializer_range=init_std,
         pad_token_id=PAD_ID, bos_token_id=BOS_ID, eos_token_id=EOS_ID, tie_word_embeddings=False,
     )
+    if grid_positions:
+        config.arc_positions = GRID_POSITIONS
     torch.manual_seed(seed)
     return LlamaForCausalLM(config).to(dtype).eval()
 
@@ -158,21 +185,32 @@ def greedy_decode(
     was_training = model.training
     model.eval()
     seq = torch.tensor([list(prompt_ids)], dtype=torch.long, device=device)  # (1, T)
+    grid = uses_grid_positions(model)
+    tracker = GridPositions() if grid else None
+    pos = torch.tensor([[tracker.feed(t) for t in prompt_ids]], device=device) if grid else None  # (1, T)
     new: list[int] = []
     key = _cache_kwarg(model)
-    out = model(input_ids=seq, use_cache=use_cache)
+    # An explicit attention mask whenever position ids are given: without one (and without a cache),
+    # transformers reads a jump in the position ids as the start of a new *packed* sequence and
+    # blocks attention across it, which grid position ids do at every grid.
+    out = model(input_ids=seq, attention_mask=torch.ones_like(seq), position_ids=pos, use_cache=use_cache)
     while len(new) < max_new_tokens:
         next_id = int(out.logits[0, -1].argmax())
         new.append(next_id)
         if next_id == eos_id or len(new) == max_new_tokens:
             break
         step = torch.tensor([[next_id]], dtype=torch.long, device=device)  # (1, 1)
+        step_pos = torch.tensor([[tracker.feed(next_id)]], device=device) if grid else None  # (1, 1)
         if use_cache:
             cache = out["cache"] if "cache" in out else out["past_key_values"]
-            out = model(input_ids=step, use_cache=True, **{key: cache})  # only the new token
+            n_seen = len(prompt_ids) + len(new)  # tokens in the cache plus this one
+            out = model(input_ids=step, attention_mask=torch.ones((1, n_seen), dtype=torch.long, device=device),
+                        position_ids=step_pos, use_cache=True, **{key: cache})  # only the new token
         else:
             seq = torch.cat([seq, step], dim=1)
-            out = model(input_ids=seq, use_cache=False)  # the whole sequence again
+            pos = torch.cat([pos, step_pos], dim=1) if grid else None
+            out = model(input_ids=seq, attention_mask=torch.ones_like(seq), position_ids=pos,
+                        use_cache=False)  # the whole sequence again
     model.train(was_training)
     return new
 
@@ -214,7 +252,15 @@ def greedy_decode_batch(
         ids[b, T - len(p) :] = torch.tensor(list(p), dtype=torch.long)
         attn[b, T - len(p) :] = 1
     ids, attn = ids.to(device), attn.to(device)  # (B, T)
-    positions = (attn.cumsum(-1) - 1).clamp(min=0)  # (B, T): 0 at each row's first real token
+    grid = uses_grid_positions(model)
+    trackers = [GridPositions() for _ in prompts] if grid else None
+    if grid:  # each row's grid positions; padding (masked) at 0
+        positions = torch.zeros((B, T), dtype=torch.long)
+        for b, p in enumerate(prompts):
+            positions[b, T - len(p) :] = torch.tensor([trackers[b].feed(t) for t in p], dtype=torch.long)
+        positions = positions.to(device)
+    else:
+        positions = (attn.cumsum(-1) - 1).clamp(min=0)  # (B, T): 0 at each row's first real token
     key = _cache_kwarg(model)
     out = model(input_ids=ids, attention_mask=attn, position_ids=positions, use_cache=True)
     new: list[list[int]] = [[] for _ in range(B)]
@@ -230,6 +276,8 @@ def greedy_decode_batch(
             break
         cache = out["cache"] if "cache" in out else out["past_key_values"]
         attn = torch.cat([attn, torch.ones((B, 1), dtype=attn.dtype, device=device)], dim=1)  # (B, T + k)
+        if grid:
+            next_pos = torch.tensor([[tr.feed(t)] for tr, t in zip(trackers, next_ids.tolist())], device=device)
         out = model(input_ids=next_ids[:, None], attention_mask=attn, position_ids=next_pos, use_cache=True,
                     **{key: cache})
         next_pos = next_pos + 1

@@ -44,7 +44,7 @@ from pathlib import Path
 import torch
 
 from . import generator as gen
-from .pipeline import TTTSettings, ablation_settings, accuracy, solve_tasks
+from .pipeline import TTTSettings, ablation_settings, mean_answer_nll, solve_tasks
 from .serialize import encode_task
 from .tasks import Task, load_arc, select_small
 
@@ -107,11 +107,12 @@ def arc_tasks(cfg: BenchConfig) -> list[Task]:
 def run_benchmark(model, tasks: list[Task], cfg: BenchConfig, *, progress: bool = True, name: str = "") -> dict:
     """Every run of ``cfg.runs`` on ``tasks``; returns the rows, per-task scores and timings."""
     runs = ablation_settings(cfg.settings)
-    rows, per_task, seconds, examples = {}, {}, {}, {}
+    rows, per_task, seconds, examples, nll = {}, {}, {}, {}, {}
     for run in cfg.runs:
         t0 = time.perf_counter()
         results = solve_tasks(model, tasks, runs[run], progress=progress, desc=f"{name} {run}")
         seconds[run] = time.perf_counter() - t0
+        nll[run] = mean_answer_nll(results)
         examples[run] = sum(r.n_examples for r in results) / max(1, len(results)) if run != "shared_adapter" \
             else (results[0].n_examples if results else 0)
         for key, _, source, vote in ROWS:
@@ -120,7 +121,7 @@ def run_benchmark(model, tasks: list[Task], cfg: BenchConfig, *, progress: bool 
                 rows[key] = sum(per_task[key])
     return {
         "n_tasks": len(tasks), "task_ids": [t.id for t in tasks], "solved": rows, "per_task": per_task,
-        "seconds": seconds, "mean_examples": examples,
+        "seconds": seconds, "mean_examples": examples, "answer_nll": nll,
     }
 
 
@@ -134,6 +135,27 @@ def _machine() -> dict:
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name()
     return info
+
+
+ARC_BASE_ENV = "PARD_REF_ARC_BASE"
+
+
+def load_arc_base(scale: str | None = None):
+    """``arc-base`` for the notebook: from the zoo, or — a development override, documented in
+    docs/ttt.md — from the ``save_pretrained`` folder named by ``$PARD_REF_ARC_BASE`` if it is set.
+    Returns ``(model, source)``. (The CLI never reads the override: it always uses the zoo.)"""
+    folder = os.environ.get(ARC_BASE_ENV)
+    if folder:
+        from transformers import AutoModelForCausalLM
+
+        from ..device import default_device
+
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).to(default_device()).eval()
+        return model, f"{folder} (${ARC_BASE_ENV})"
+    from .. import zoo
+
+    model, _ = zoo.load("arc-base", scale)
+    return model, f"zoo arc-base ({scale or os.environ.get('PARD_REF_SCALE', 'full')})"
 
 
 def run_bench(scale: str = "ci", model=None, *, progress: bool = True, cfg: BenchConfig | None = None,
@@ -189,14 +211,20 @@ def markdown_table(result: dict) -> str:
 
 
 def timing_table(result: dict) -> str:
-    """Seconds per run (training + inference) and mean training examples per task."""
+    """Per run and benchmark: answer NLL (nats/token, teacher-forced), seconds (training + inference)
+    and mean TTT examples per task."""
     benches = list(result["benchmarks"])
-    lines = ["| run | " + " | ".join(f"{b} s (examples/task)" for b in benches) + " |", "|" + " --- |" * (len(benches) + 1)]
+    lines = ["| run | " + " | ".join(f"{b}: answer NLL, s, examples/task" for b in benches) + " |",
+             "|" + " --- |" * (len(benches) + 1)]
     for run in RUNS:
         cells = []
         for b in benches:
             r = result["benchmarks"][b]
-            cells.append(f"{r['seconds'][run]:.0f} ({r['mean_examples'][run]:.0f})" if run in r["seconds"] else "-")
+            if run not in r["seconds"]:
+                cells.append("-")
+                continue
+            v = r.get("answer_nll", {}).get(run)
+            cells.append(f"{'-' if v is None else f'{v:.3f}'}, {r['seconds'][run]:.0f} s, {r['mean_examples'][run]:.0f}")
         lines.append(f"| {run} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -208,7 +236,8 @@ def main(scale: str = "ci", out_dir: str | Path | None = None, *, progress: bool
     text = (f"TTT ablation, scale {scale}, {result['model']}, {result['seconds']:.0f} s on {result['device']} "
             f"({result['machine']['cpus']} CPUs, {result['machine']['torch_threads']} torch threads)\n\n"
             f"Tasks solved, pass@2:\n\n{markdown_table(result)}\n\n"
-            f"Seconds per run (mean TTT examples per task):\n\n{timing_table(result)}\n")
+            f"Answer NLL (nats/token, teacher-forced, lower is better), seconds and TTT examples per task:\n\n"
+            f"{timing_table(result)}\n")
     out = Path("docs/_runs") / f"ttt_bench-{scale}" if out_dir is None else Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "ttt_bench.md").write_text(text)

@@ -46,11 +46,11 @@ from typing import Iterable, Sequence
 
 import torch
 
-from .adapt import predict_grids, train_lora
+from .adapt import collate, masked_lm_loss, position_ids, predict_grids, train_lora
 from .augment import SYMMETRIES
-from .loo import LOSS_MODES, VARIANTS, TrainingExample, ttt_examples
+from .loo import LOSS_MODES, VARIANTS, TrainingExample, loss_mask, ttt_examples
 from .lora import ALL_TARGETS, PAPER_TARGETS, apply_lora, lora_modules, remove_lora, reset_lora
-from .serialize import encode_prompt
+from .serialize import encode_prompt, encode_task
 from .tasks import Grid, Task
 from .vote import INFERENCE_SYMMETRIES, VOTES, group_candidates, inference_augmentations, oracle_correct, pass_at_k
 
@@ -192,13 +192,16 @@ _DEFAULTS = {f.name: f.default for f in fields(TTTSettings)}
 @dataclass
 class TaskResult:
     """One task's outcome. Per test input: the grouped candidates (original frame), the chosen
-    attempts, and the known answer (or None)."""
+    attempts, the known answer (or None) and ``answer_nll``: the mean negative log-likelihood per token
+    (nats) of the known answer after the untransformed prompt, teacher-forced (a continuous measure
+    of how close the model is, where exact match is all-or-nothing)."""
 
     task_id: str
     candidates: list[dict[str, list[Grid | None]]]
     attempts: list[list[Grid]]
     answers: list[Grid | None]
     vote: str
+    answer_nll: list[float | None] = field(default_factory=list)
     train_losses: list[float] = field(default_factory=list)
     n_examples: int = 0
     train_seconds: float = 0.0
@@ -319,6 +322,23 @@ def predict_candidates(model, tasks: Sequence[Task], settings: TTTSettings) -> l
     return out
 
 
+@torch.no_grad()
+def answer_nll(model, task: Task) -> list[float | None]:
+    """Per test input: mean NLL (nats/token) of the known answer (and its ``<eos>``) after the
+    identity prompt, teacher-forced; ``None`` where the answer is unknown."""
+    out = []
+    for i, (_, answer) in enumerate(task.test):
+        if answer is None:
+            out.append(None)
+            continue
+        enc = encode_task(task, i, with_answer=True)
+        ex = TrainingExample(task.id, enc.ids, loss_mask(enc, "query"))
+        ids, attn, labels = collate([ex], next(model.parameters()).device)
+        logits = model(input_ids=ids, attention_mask=attn, position_ids=position_ids(model, ids)).logits
+        out.append(float(masked_lm_loss(logits, labels)))
+    return out
+
+
 def _result(task, cands, settings, **extra) -> TaskResult:
     answers = [o for _, o in task.test]
     if settings.vote == "oracle" and any(a is None for a in answers):
@@ -354,7 +374,8 @@ def solve_tasks(model, tasks: Sequence[Task], settings: TTTSettings = TTTSetting
             cands = predict_candidates(model, tasks, settings)
             t_infer = (time.perf_counter() - t0) / max(1, len(tasks))
             for task, c in zip(tasks, cands):
-                results.append(_result(task, c, settings, train_losses=losses, n_examples=n,
+                results.append(_result(task, c, settings, answer_nll=answer_nll(model, task),
+                                       train_losses=losses, n_examples=n,
                                        train_seconds=t_train / max(1, len(tasks)), infer_seconds=t_infer))
             return results
         for task in tqdm(tasks, desc=desc, disable=not progress, leave=False):
@@ -363,7 +384,8 @@ def solve_tasks(model, tasks: Sequence[Task], settings: TTTSettings = TTTSetting
             losses = adapt(model, examples, settings, seed=task_seed(task, settings.seed))
             t1 = time.perf_counter()
             cands = predict_candidates(model, [task], settings)[0]
-            results.append(_result(task, cands, settings, train_losses=losses, n_examples=len(examples),
+            results.append(_result(task, cands, settings, answer_nll=answer_nll(model, task),
+                                   train_losses=losses, n_examples=len(examples),
                                    train_seconds=t1 - t0, infer_seconds=time.perf_counter() - t1))
     return results
 
@@ -381,6 +403,7 @@ def ablation_settings(base: TTTSettings = TTTSettings()) -> dict[str, TTTSetting
     }
 
 
-def iter_scores(results: Iterable[TaskResult], votes: Sequence[str] = VOTE_NAMES) -> dict[str, float]:
-    results = list(results)
-    return {v: accuracy(results, v) for v in votes}
+def mean_answer_nll(results: Iterable[TaskResult]) -> float | None:
+    """Mean over tasks of the mean answer NLL of their test inputs (None if no answer is known)."""
+    per_task = [sum(v) / len(v) for r in results for v in [[x for x in r.answer_nll if x is not None]] if v]
+    return sum(per_task) / len(per_task) if per_task else None

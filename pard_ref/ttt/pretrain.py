@@ -42,7 +42,7 @@ import torch
 from . import generator as gen
 from .augment import random_augmentation
 from .loo import LOSS_MODES, to_example
-from .serialize import BOS_ID, EOS_ID, PAD_ID, VOCAB, get_tokenizer
+from .serialize import BOS_ID, EOS_ID, MAX_GRID_POSITION, PAD_ID, VOCAB, get_tokenizer, grid_position_ids
 
 IGNORE = -100
 
@@ -56,7 +56,7 @@ class ArcRecipe:
     layers: int = 4
     heads: int = 4
     intermediate: int = 256
-    max_positions: int = 2048
+    positions: str = "grid"  # "grid" (serialize.GridPositions) or "sequential" (0, 1, 2, ...)
     # data
     max_side: int = 6
     loss: str = "outputs"  # "outputs" (the loo mask) or "all"
@@ -71,6 +71,8 @@ class ArcRecipe:
     seed: int = 0
 
     def __post_init__(self):
+        if self.positions not in ("grid", "sequential"):
+            raise ValueError(f"positions must be 'grid' or 'sequential', got {self.positions!r}")
         if self.loss not in ("outputs", "all"):
             raise ValueError(f"pretraining loss must be 'outputs' or 'all', got {self.loss!r}")
         if self.hidden % self.heads:
@@ -97,12 +99,18 @@ def llama_config(recipe: ArcRecipe):
     """The ``LlamaConfig`` of ``arc-base`` on the grid vocabulary."""
     from transformers import LlamaConfig
 
-    return LlamaConfig(
+    config = LlamaConfig(
         vocab_size=len(VOCAB), hidden_size=recipe.hidden, intermediate_size=recipe.intermediate,
         num_hidden_layers=recipe.layers, num_attention_heads=recipe.heads, num_key_value_heads=recipe.heads,
-        max_position_embeddings=recipe.max_positions, rms_norm_eps=1e-5, rope_theta=10000.0,
+        # grid position ids stay below MAX_GRID_POSITION (11 pairs); 0, 1, 2, ... must cover the longest
+        # prompt used: the longest ARC-AGI-1 evaluation task <= 10x10 is 1548 tokens with its answer
+        max_position_embeddings=MAX_GRID_POSITION if recipe.positions == "grid" else 2048,
+        rms_norm_eps=1e-5, rope_theta=10000.0,
         tie_word_embeddings=True, pad_token_id=PAD_ID, bos_token_id=BOS_ID, eos_token_id=EOS_ID,
     )
+    if recipe.positions == "grid":
+        config.arc_positions = "grid"  # read by adapt.uses_grid_positions: every caller passes grid positions
+    return config
 
 
 def pretraining_sequence(rng: np.random.Generator, recipe: ArcRecipe, index: int):
@@ -117,21 +125,26 @@ def pretraining_sequence(rng: np.random.Generator, recipe: ArcRecipe, index: int
     return to_example(aug.task(task), recipe.loss)
 
 
-def _pad(examples) -> dict[str, torch.Tensor]:
+def _pad(examples, grid_positions: bool) -> dict[str, torch.Tensor]:
     T = max(len(e.ids) for e in examples)
     ids = torch.full((len(examples), T), PAD_ID, dtype=torch.long)
     attn = torch.zeros((len(examples), T), dtype=torch.long)
     labels = torch.full((len(examples), T), IGNORE, dtype=torch.long)
+    pos = torch.zeros((len(examples), T), dtype=torch.long)
     for b, e in enumerate(examples):
         n = len(e.ids)
         ids[b, :n] = torch.tensor(e.ids)
         attn[b, :n] = 1
         labels[b, :n] = torch.where(torch.tensor(e.mask), ids[b, :n], IGNORE)
-    return {"input_ids": ids, "attention_mask": attn, "labels": labels}
+        pos[b, :n] = torch.tensor(grid_position_ids(e.ids) if grid_positions else range(n))
+    # position ids always come with the attention mask (see adapt.greedy_decode: without a mask,
+    # transformers would read the jumps of grid positions as packed-sequence boundaries)
+    return {"input_ids": ids, "attention_mask": attn, "position_ids": pos, "labels": labels}
 
 
 def pretraining_batches(recipe: ArcRecipe, *, bucket: int = 4) -> Iterator[dict[str, torch.Tensor]]:
-    """Endless batches ``{"input_ids", "attention_mask", "labels"}`` (B, T) of augmented generated tasks.
+    """Endless batches ``{"input_ids", "attention_mask", "position_ids", "labels"}`` (B, T) of augmented
+    generated tasks (position ids: grid positions if ``recipe.positions == "grid"``).
 
     ``bucket * batch_size`` sequences are drawn at a time, sorted by length and split into ``bucket``
     batches (given in a random order), to waste less on padding. Labels are ``-100`` outside the
@@ -147,7 +160,7 @@ def pretraining_batches(recipe: ArcRecipe, *, bucket: int = 4) -> Iterator[dict[
         pool.sort(key=lambda e: len(e.ids))
         chunks = [pool[k * recipe.batch_size : (k + 1) * recipe.batch_size] for k in range(bucket)]
         for k in rng.permutation(bucket):
-            yield _pad(chunks[int(k)])
+            yield _pad(chunks[int(k)], recipe.positions == "grid")
 
 
 def new_model(recipe: ArcRecipe, device=None):
