@@ -206,16 +206,20 @@ def _problem(rng: random.Random) -> tuple[str, str, int]:
 
 
 MATH_QUESTION_PREFIX = "Question: "
-MATH_ANSWER_PREFIX = "\nAnswer: "
+MATH_ANSWER_PREFIX = "\nAnswer:"
 MATH_FINAL_MARK = "#### "
 
 
 def format_math(question: str, solution: str | None = None, answer: int | None = None) -> str:
-    """The text layout of a math problem. With no solution: the prompt the model completes."""
+    """The text layout of a math problem. With no solution: the prompt the model completes.
+
+    The prompt ends with ``"Answer:"`` and no trailing space: byte-level BPE glues a space to the
+    word after it, so a prompt ending in a bare space token would be unlike any training text.
+    """
     text = f"{MATH_QUESTION_PREFIX}{question}{MATH_ANSWER_PREFIX}"
     if solution is None:
         return text
-    return f"{text}{solution}\n{MATH_FINAL_MARK}{answer}\n"
+    return f"{text} {solution}\n{MATH_FINAL_MARK}{answer}\n"
 
 
 def parse_math_answer(completion: str) -> int | None:
@@ -244,7 +248,7 @@ def math_documents() -> dict[str, list[Document]]:
 # evaluation prompts (held-out, committed)
 # ----------------------------------------------------------------------------------------------
 def _code_prompt(doc: Document, rng: random.Random, max_chars: int) -> str | None:
-    """A prompt from a held-out source file: text that ends just after a ``def`` line's body starts."""
+    """A prompt from a held-out source file: a few lines, a ``def`` line and the first line of its body."""
     lines = doc.text.split("\n")
     starts = [i for i, ln in enumerate(lines) if ln.lstrip().startswith("def ") and i + 2 < len(lines)]
     if not starts:
@@ -252,7 +256,9 @@ def _code_prompt(doc: Document, rng: random.Random, max_chars: int) -> str | Non
     i = rng.choice(starts)
     # Take a few lines of context before the def, the def itself and its next line.
     lo = max(0, i - 6)
-    text = "\n".join(lines[lo:i + 2]) + "\n"
+    # No trailing newline: byte-level BPE merges a newline with the indentation after it, so a
+    # prompt ending in a bare "\n" token would announce an unindented line.
+    text = "\n".join(lines[lo:i + 2]).rstrip()
     return text[-max_chars:] if len(text) > max_chars else text
 
 

@@ -179,16 +179,22 @@ def plot_loss_curves(scale: str | None = None, path: str | Path | None = None):
     fig, ax = plt.subplots(figsize=(7, 4))
     offset = {}
     for name in zoo.names():
-        if not zoo.is_built(name, scale):
+        if zoo.SPECS[name].kind != "text" or not zoo.is_built(name, scale):
             continue
         rec = zoo.info(name, scale)
         tokens_per_step = rec["recipe"]["batch_size"] * rec["recipe"]["seq_len"]
-        # a grown target continues its parent's curve: plot it after the parent's tokens
-        start = offset.get(rec.get("grown_from"), 0)
+        # a grown or adapted model continues its parent's curve: plot it after the parent's tokens
+        start = offset.get(rec.get("grown_from") or rec.get("pard_from"), 0)
         offset[name] = start + rec["train_tokens"]
         xs = [start + s * tokens_per_step for s in rec["loss_curve"]["steps"]]
-        ax.plot([x / 1e6 for x in xs], rec["loss_curve"]["losses"], label=name, lw=1)
-    ax.set(xlabel="training tokens (millions; grown targets continue their parent's)", ylabel="training loss",
+        smooth, ys = None, []
+        for loss in rec["loss_curve"]["losses"]:  # exponential moving average: batches of 4 are noisy
+            smooth = loss if smooth is None else 0.9 * smooth + 0.1 * loss
+            ys.append(smooth)
+        label = name + (" (PARD loss)" if rec.get("pard_from") else "")
+        ax.plot([x / 1e6 for x in xs], ys, label=label, lw=1.5)
+    ax.set(xlabel="training tokens (millions; grown/adapted models continue their parent's)",
+           ylabel="training loss (moving average)",
            title=f"zoo training curves, scale {scale or zoo.DEFAULT_SCALE}", ylim=(0.5, 8))
     ax.grid(alpha=0.3)
     ax.legend()

@@ -31,8 +31,9 @@ far faster than counting ``<nl>`` tokens. Models trained this way say so in thei
 (``arc_positions = "grid"``; see ``adapt.position_ids``).
 
 Not handled: grids larger than 30x30 (the parser rejects them); several test inputs in one prompt;
-any text outside this vocabulary (it maps to ``<unk>``, which the parser rejects); grid position
-ids for more than ``MAX_PAIRS`` pairs.
+any text outside this vocabulary (it maps to ``<unk>``, which the parser rejects); tasks with more
+than ``MAX_PAIRS`` pairs (their grid position ids pass ``MAX_GRID_POSITION``; a model's garbage
+completion can do that too, and is then simply unparseable).
 """
 
 from __future__ import annotations
@@ -268,9 +269,7 @@ class GridPositions:
         if token == BOS_ID:
             return 0
         if token == IN_ID:
-            self.pair += 1
-            if self.pair >= MAX_PAIRS:
-                raise ValueError(f"grid position ids support at most {MAX_PAIRS} pairs")
+            self.pair += 1  # (beyond MAX_PAIRS pairs the ids exceed MAX_GRID_POSITION; RoPE still computes)
             start = 1 + self.pair * PAIR_STRIDE
             self.base, self.row, self.col = start + 1, 0, 0
             return start
