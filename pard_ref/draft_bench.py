@@ -11,12 +11,17 @@ average (τ = mean accepted length). Plain decoding costs ``t_target(1)`` per to
   :class:`~pard_ref.drafting.ParallelDrafter`: one forward of 1 real token + K-1 masks), with the cache
   state of a steady-state iteration (the previous bonus not yet fed) and rolled back after each call;
 - :func:`draft_cost_curve`: the same for several K and both methods;
+- :func:`verify_cost_curve`: what the target pays to verify K proposals, ``t_target(K+1)``, from
+  :func:`pard_ref.costs.forward_ms`;
 - :func:`draft_estimate_ms`: the same figure predicted from :func:`pard_ref.costs.forward_ms`
   (AR: K × t_draft(1); PARD: t_draft(K)), i.e. from forward costs alone, without the loop;
 - :func:`acceptance_curve`: τ against K for a draft and a target on some prompts (greedy);
 - :func:`speedup_bound`: the formula above.
 
-Timings are medians after a warm-up, synchronised on CUDA, comparable only within one process.
+Timings are medians after a warm-up, synchronised on CUDA, comparable only within one process. The
+curves measure every point once per *pass*, round-robin, and keep each point's fastest median over
+the passes: a background process that slows the machine down for a while then inflates no single
+point of a curve (each point has a chance to be measured in a quiet moment).
 What it does NOT measure: sampling (temperature > 0) costs, which add a softmax per proposal; the
 cost of a first iteration (the whole prompt fed at once); variance over prompts of the timings (the
 token ids are random: a forward's cost does not depend on which ids it reads).
@@ -35,8 +40,8 @@ from .device import synchronize
 from .drafting import ARDrafter, ForwardClock, ParallelDrafter
 from .kv_cache import crop_cache, model_forward
 
-__all__ = ["DRAFT_METHODS", "draft_iteration_ms", "draft_cost_curve", "draft_estimate_ms", "acceptance_curve",
-           "speedup_bound"]
+__all__ = ["DRAFT_METHODS", "draft_iteration_ms", "draft_cost_curve", "verify_cost_curve", "draft_estimate_ms",
+           "acceptance_curve", "speedup_bound"]
 
 DRAFT_METHODS = ("ar", "pard")
 
@@ -88,19 +93,40 @@ def draft_iteration_ms(draft, k: int, method: str, *, prompt_len: int = 128, rep
     return 1000 * statistics.median(times)
 
 
-def draft_cost_curve(draft, ks, methods=DRAFT_METHODS, *, prompt_len: int = 128, reps: int = 20,
-                     mask_token_id: int | None = None, progress: bool = False,
-                     desc: str = "draft cost") -> dict[str, dict[int, float]]:
-    """``{method: {k: median ms of one drafting iteration}}`` for every K in ``ks``."""
+def _fastest_over_passes(jobs, measure, passes: int, progress: bool, desc: str) -> dict:
+    """``{job: min over passes of measure(job)}``, measuring every job once per pass, round-robin."""
     from tqdm.auto import tqdm
 
+    if passes < 1:
+        raise ValueError(f"passes must be >= 1, got {passes}")
+    best: dict = {}
+    for job in tqdm([j for _ in range(passes) for j in jobs], desc=desc, disable=not progress, leave=False):
+        ms = measure(job)
+        best[job] = min(ms, best.get(job, ms))
+    return best
+
+
+def draft_cost_curve(draft, ks, methods=DRAFT_METHODS, *, prompt_len: int = 128, reps: int = 20, passes: int = 3,
+                     mask_token_id: int | None = None, progress: bool = False,
+                     desc: str = "draft cost") -> dict[str, dict[int, float]]:
+    """``{method: {k: ms of one drafting iteration}}`` for every K in ``ks`` (fastest median of ``passes``)."""
     for m in methods:
         _check_method(m)
-    jobs = [(m, k) for m in methods for k in ks]
-    out: dict[str, dict[int, float]] = {m: {} for m in methods}
-    for m, k in tqdm(jobs, desc=desc, disable=not progress, leave=False):
-        out[m][k] = draft_iteration_ms(draft, k, m, prompt_len=prompt_len, reps=reps, mask_token_id=mask_token_id)
-    return out
+    best = _fastest_over_passes(
+        [(m, k) for m in methods for k in ks],
+        lambda job: draft_iteration_ms(draft, job[1], job[0], prompt_len=prompt_len, reps=reps,
+                                       mask_token_id=mask_token_id),
+        passes, progress, desc)
+    return {m: {k: best[m, k] for k in ks} for m in methods}
+
+
+def verify_cost_curve(target, ks, *, prompt_len: int = 128, reps: int = 20, passes: int = 3, progress: bool = False,
+                      desc: str = "verify cost") -> dict[int, float]:
+    """``{n: ms}`` of one target forward of n tokens for n = 1 (plain decoding) and n = K+1 for every K in ``ks``
+    (verifying K proposals), from :func:`pard_ref.costs.forward_ms` (fastest median of ``passes``)."""
+    ns = sorted({1} | {k + 1 for k in ks})
+    best = _fastest_over_passes(ns, lambda n: forward_ms(target, prompt_len, n, reps), passes, progress, desc)
+    return {n: best[n] for n in ns}
 
 
 def draft_estimate_ms(draft, k: int, method: str, *, prompt_len: int = 128, reps: int = 20) -> float:

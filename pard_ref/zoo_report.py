@@ -19,6 +19,7 @@ What it does not handle: draft-pard's figures (the benchmarks issue reports thos
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from pathlib import Path
 
@@ -144,13 +145,14 @@ def gate(res: dict) -> dict[str, bool]:
 def format_markdown(res: dict) -> str:
     m = res["models"]
     lines = [f"### Zoo quality gate, scale `{res['scale']}`", "",
-             "| model | params | layers x width | train tokens | build s | loss code | loss math | loss prose "
+             "Held-out loss in nats per token, perplexity (e^loss) in brackets.", "",
+             "| model | params | layers x width | train tokens | build s | code | math | prose "
              "| 1-token forward ms |",
              "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
     for name, r in m.items():
         lines.append(f"| {name} | {r['parameters'] / 1e6:.2f}M | {r['layers']} x {r['hidden']} | "
                      f"{r['train_tokens'] / 1e6:.2f}M | {r['build_seconds']:.0f} | "
-                     + " | ".join(f"{r['loss'][d]:.3f}" for d in corpus.DOMAINS)
+                     + " | ".join(f"{r['loss'][d]:.3f} ({math.exp(r['loss'][d]):.1f})" for d in corpus.DOMAINS)
                      + f" | {r['one_token_ms']:.2f} |")
     ratio = m["target-l"]["one_token_ms"] / m["draft-ar"]["one_token_ms"]
     acc = res["math_accuracy"]

@@ -11,8 +11,7 @@ from transformers import LlamaConfig, LlamaForCausalLM
 
 from pard_ref import generate
 from pard_ref.draft_bench import (acceptance_curve, draft_cost_curve, draft_estimate_ms, draft_iteration_ms,
-                                  speedup_bound)
-from pard_ref.kv_cache import cache_length
+                                  speedup_bound, verify_cost_curve)
 
 VOCAB, MASK = 48, 47
 
@@ -79,3 +78,11 @@ def test_acceptance_curve_pools_the_engine_stats():
 def test_speedup_bound_formula():
     assert speedup_bound(3.0, 10.0, 12.0, 3.0) == pytest.approx(2.0)
     assert speedup_bound(1.0, 10.0, 10.0, 0.0) == pytest.approx(1.0)
+
+
+def test_verify_cost_curve_covers_one_and_k_plus_one():
+    target = tiny_llama(0, layers=2)
+    curve = verify_cost_curve(target, [2, 4], prompt_len=16, reps=2, passes=2)
+    assert sorted(curve) == [1, 3, 5] and all(t > 0 for t in curve.values())
+    with pytest.raises(ValueError, match="passes"):
+        verify_cost_curve(target, [2], passes=0)

@@ -56,7 +56,7 @@ def test_settings_reject_what_would_be_ignored():
 
 def test_training_examples_follow_the_switches(tasks):
     t = tasks[0]  # 3 demonstrations
-    s = TTTSettings(augmentations_per_task=2, max_examples=None)
+    s = TTTSettings(augmentations_per_task=2, max_examples=None, leave_two_out=False)
     assert len(P.training_examples(t, s)) == 3 * 3  # 3 leave-one-out tasks x (untransformed + 2)
     assert len(P.training_examples(t, s.replace(leave_two_out=True))) == (3 + 6) * 3
     no_aug = s.replace(augment=False, augmentations_per_task=TTTSettings().augmentations_per_task)

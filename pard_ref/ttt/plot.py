@@ -138,11 +138,11 @@ class CandidatePicture:
 def show_candidates(candidates: dict[str, list[Grid | None]], attempts: Sequence[Grid],
                     answer: Grid | None = None, *, per_transform: int = 3) -> CandidatePicture:
     """One row per transform: its most frequent candidates (count in the title); last row: the voted
-    attempts, framed green if equal to ``answer``, red if not."""
+    attempts, framed green if equal to ``answer``, red if not, then the answer itself (if given)."""
     import matplotlib.pyplot as plt
 
     counts = {name: Counter(g for g in cands if g is not None) for name, cands in candidates.items()}
-    width = max(per_transform, len(attempts), 1)
+    width = max(per_transform, len(attempts) + (answer is not None), 1)
     fig, axes = plt.subplots(len(counts) + 1, width, figsize=(1.6 * width, 1.6 * (len(counts) + 1)), squeeze=False)
     for r, (name, cnt) in enumerate(counts.items()):
         top = cnt.most_common(per_transform)
@@ -162,6 +162,8 @@ def show_candidates(candidates: dict[str, list[Grid | None]], attempts: Sequence
         if k < len(attempts):
             ok = answer is not None and attempts[k] == answer
             draw_grid(ax, attempts[k], f"attempt {k + 1}", frame=("#2ECC40" if ok else "#FF4136") if answer is not None else None)
+        elif k == len(attempts) and answer is not None:
+            draw_grid(ax, answer, "the answer")
         else:
             ax.axis("off")
     fig.tight_layout()
