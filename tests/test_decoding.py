@@ -22,13 +22,6 @@ VOCAB = 64
 MASK = VOCAB - 1  # reserved: never in prompts
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
 
 def tiny_llama(seed, layers=2, hidden=32, vocab=VOCAB, max_positions=128, cls=LlamaForCausalLM):
     torch.manual_seed(seed)

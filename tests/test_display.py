@@ -106,7 +106,6 @@ def tiny_llama(seed, layers=1, vocab=48):
 
 @pytest.mark.parametrize("method", ["ar", "pard"])
 def test_spans_of_a_real_run_reproduce_its_output(method):
-    torch.set_num_threads(1)
     target, draft = tiny_llama(0, layers=2), tiny_llama(1)
     prompt = torch.tensor([[5, 9, 11, 3, 7]])
     dec = SpeculativeDecoder(target, prompt, draft=draft, method=method, k=3, max_new_tokens=17, mask_token_id=47)

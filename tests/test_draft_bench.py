@@ -16,13 +16,6 @@ from pard_ref.draft_bench import (acceptance_curve, draft_cost_curve, draft_esti
 VOCAB, MASK = 48, 47
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
 
 def tiny_llama(seed, layers=1):
     torch.manual_seed(seed)

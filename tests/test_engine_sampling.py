@@ -25,13 +25,6 @@ N = 1000
 ALPHA = 1e-4
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
 
 def _tiny(seed, scale):
     torch.manual_seed(seed)

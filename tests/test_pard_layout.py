@@ -24,15 +24,6 @@ VOCAB, MASK = 50, 3
 TOL = {"sdpa": 1e-9, "eager": 1e-6}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models run fastest on one intra-op thread; it also avoids oversubscribing the cores under
-    pytest-xdist (2 workers x 2 threads on 2 cores made these tests ~10x slower on a busy machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def tiny_draft(impl: str = "sdpa", seed: int = 0) -> LlamaForCausalLM:
     torch.manual_seed(seed)

@@ -15,15 +15,6 @@ from pard_ref.pard_training import pard_batches
 VOCAB, MASK, K, L = 50, 3, 4, 32
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models run fastest on one intra-op thread; it also avoids oversubscribing the cores under
-    pytest-xdist (2 workers x 2 threads on 2 cores made these tests ~10x slower on a busy machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def tiny_draft(seed: int = 0) -> LlamaForCausalLM:
     torch.manual_seed(seed)

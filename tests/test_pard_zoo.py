@@ -14,13 +14,6 @@ from pard_ref import pard_bench, tokenizer
 from pard_ref.pard_zoo import build_draft_pard
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 @pytest.fixture(scope="module")
 def tok():

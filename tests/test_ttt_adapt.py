@@ -23,14 +23,6 @@ SHORT = TrainingExample("a", [1, 4, 9, 5, 10, 2], [False, False, False, False, T
 LONG = TrainingExample("b", [1, 4, 9, 9, 7, 9, 9, 5, 11, 11, 7, 11, 11, 2], [False] * 8 + [True] * 6)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny matrices: one thread per test process is much faster than two fighting for two cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def test_collate_pads_right_and_masks_labels():
     ids, attn, labels = collate([SHORT, LONG], "cpu")

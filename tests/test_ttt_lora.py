@@ -22,14 +22,6 @@ PROMPT = torch.tensor([[1, 4, 9, 10, 7, 11, 12, 5, 13, 14, 7, 15, 16, 6, 4, 17]]
 EXAMPLES = [TrainingExample("x", PROMPT[0].tolist(), [False] * 8 + [True] * 8)] * 2
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny matrices: one thread per test process is much faster than two fighting for two cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def _logits(model):
     with torch.no_grad():

@@ -15,13 +15,6 @@ FAST = TTTSettings(max_examples=4, augmentations_per_task=1, epochs=1, batch_siz
                    max_size=6)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 @pytest.fixture(scope="module")
 def tasks():

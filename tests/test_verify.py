@@ -14,14 +14,6 @@ from transformers.generation.logits_process import TemperatureLogitsWarper, TopP
 from pard_ref import probabilities, verify_greedy, verify_sampling
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # tiny tensors: one thread per pytest-xdist worker avoids oversubscribing 2 cores
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
 
 def _logits_choosing(choices, vocab=7):
     """[len(choices), vocab] logits whose row-wise argmax is ``choices``."""
