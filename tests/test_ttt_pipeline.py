@@ -18,7 +18,8 @@ FAST = TTTSettings(max_examples=4, augmentations_per_task=1, epochs=1, batch_siz
 
 @pytest.fixture(scope="module")
 def tasks():
-    return [generate_task("flip", [1, 0], n_demos=3, max_side=6), generate_task("recolour", [1, 1], n_demos=2, max_side=6)]
+    return [generate_task("flip", [1, 0], n_demos=3, max_side=6),
+            generate_task("recolour", [1, 1], n_demos=2, max_side=6)]
 
 
 @pytest.fixture(scope="module")

@@ -104,7 +104,8 @@ def test_parser_never_raises_and_respects_limits():
 
 
 def test_grid_position_ids():
-    task = Task("p", train=[(((1, 2, 3), (4, 5, 6)), ((7, 8, 9), (1, 2, 3)))], test=[(((1, 1), (2, 2)), ((3, 3), (4, 4)))])
+    task = Task("p", train=[(((1, 2, 3), (4, 5, 6)), ((7, 8, 9), (1, 2, 3)))],
+                test=[(((1, 1), (2, 2)), ((3, 3), (4, 4)))])
     enc = S.encode_task(task, with_answer=True)
     pos = S.grid_position_ids(enc.ids)
     assert len(pos) == len(enc.ids) and pos[0] == 0

@@ -7,7 +7,11 @@
 - :mod:`pard_ref.ttt.loo`        leave-one-out / leave-two-out training tasks and their loss masks
 - :mod:`pard_ref.ttt.lora`       LoRA adapters for a Llama model, written out (no peft)
 - :mod:`pard_ref.ttt.vote`       augmented inference prompts and hierarchical voting, pass@2
-- :mod:`pard_ref.ttt.adapt`      per-task LoRA training and greedy grid decoding with a KV cache
+- :mod:`pard_ref.ttt.adapt`      per-task LoRA training and greedy grid decoding (cached, batched)
+- :mod:`pard_ref.ttt.pretrain`   the start model ``arc-base``: recipes and pretraining on generated tasks
+- :mod:`pard_ref.ttt.pipeline`   the per-task TTT driver and ``TTTSettings`` (every ablation switch)
+- :mod:`pard_ref.ttt.bench`      the ablation table (``python -m pard_ref ttt-bench``)
+- :mod:`pard_ref.ttt.plot`       grids in the ARC palette, task / candidate pictures, a task browser
 
 The method follows Akyuerek et al., "The Surprising Effectiveness of Test-Time Training for Abstract
 Reasoning" (arXiv 2411.07279). The subpackage imports nothing here: importing ``pard_ref.ttt`` is cheap,

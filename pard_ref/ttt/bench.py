@@ -38,7 +38,7 @@ import json
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -216,7 +216,7 @@ def markdown_table(result: dict) -> str:
 
 def timing_table(result: dict) -> str:
     """Per run and benchmark: answer NLL (nats/token, teacher-forced), seconds (training + inference)
-    and mean TTT examples per task."""
+    and mean TTT examples per task (for the shared adapter: the size of the union it trains on)."""
     benches = list(result["benchmarks"])
     lines = ["| run | " + " | ".join(f"{b}: answer NLL, s, examples/task" for b in benches) + " |",
              "|" + " --- |" * (len(benches) + 1)]
@@ -228,7 +228,9 @@ def timing_table(result: dict) -> str:
                 cells.append("-")
                 continue
             v = r.get("answer_nll", {}).get(run)
-            cells.append(f"{'-' if v is None else f'{v:.3f}'}, {r['seconds'][run]:.0f} s, {r['mean_examples'][run]:.0f}")
+            union = " (union)" if run == "shared_adapter" else ""
+            cells.append(f"{'-' if v is None else f'{v:.3f}'}, {r['seconds'][run]:.0f} s, "
+                         f"{r['mean_examples'][run]:.0f}{union}")
         lines.append(f"| {run} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -138,7 +138,8 @@ class TTTSettings:
             raise ValueError(f"lora_targets {self.lora_targets} must be a non-empty subset of {ALL_TARGETS}")
         bad = [s for s in self.inference_symmetries if s not in SYMMETRIES]
         if bad or not self.inference_symmetries:
-            raise ValueError(f"inference_symmetries {self.inference_symmetries} must be non-empty names from {SYMMETRIES}")
+            raise ValueError(f"inference_symmetries {self.inference_symmetries} must be non-empty names "
+                             f"from {SYMMETRIES}")
         for name in ("augmentations_per_task", "epochs"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
@@ -156,7 +157,8 @@ class TTTSettings:
         elif not self.augment:
             unused.update((n, "augment=False") for n in _AUGMENT)
         if self.ttt and self.variant == "plain" and self.leave_two_out:
-            raise ValueError("leave_two_out applies to variant='loo' only: use variant='plain' with leave_two_out=False")
+            raise ValueError("leave_two_out applies to variant='loo' only: "
+                             "use variant='plain' with leave_two_out=False")
         if not self.inference_augment:
             unused.update((n, "inference_augment=False") for n in _INFERENCE_AUGMENT)
         changed = [f"{n} (because {why})" for n, why in unused.items() if getattr(self, n) != _DEFAULTS[n]]
@@ -174,7 +176,10 @@ class TTTSettings:
         if not self.ttt:
             train = "no TTT (base model)"
         else:
-            data = "leave-one-out" + (" + leave-two-out" if self.leave_two_out else "") if self.variant == "loo" else "plain pairs"
+            if self.variant == "loo":
+                data = "leave-one-out" + (" + leave-two-out" if self.leave_two_out else "")
+            else:
+                data = "plain pairs"
             aug = f"{self.augmentations_per_task} augmentations/task" if self.augment else "no augmentations"
             train = (f"TTT ({self.adapter} LoRA r={self.lora_rank} a={self.lora_alpha}, {data}, {aug}, "
                      f"<= {self.max_examples} examples, {self.epochs} epochs, lr {self.lr:g})")

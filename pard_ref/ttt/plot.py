@@ -161,7 +161,8 @@ def show_candidates(candidates: dict[str, list[Grid | None]], attempts: Sequence
         ax = axes[-1][k]
         if k < len(attempts):
             ok = answer is not None and attempts[k] == answer
-            draw_grid(ax, attempts[k], f"attempt {k + 1}", frame=("#2ECC40" if ok else "#FF4136") if answer is not None else None)
+            frame = None if answer is None else "#2ECC40" if ok else "#FF4136"
+            draw_grid(ax, attempts[k], f"attempt {k + 1}", frame=frame)
         elif k == len(attempts) and answer is not None:
             draw_grid(ax, answer, "the answer")
         else:
