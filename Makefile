@@ -47,11 +47,12 @@ demo: zoo
 	PARD_REF_SCALE=$(SCALE) $(PY) -m pard_ref demo --scale $(SCALE)
 
 # Tests and notebooks run at the small "ci" scale (PARD_REF_SCALE=ci), see README "Contributing".
-# One torch thread per test process: several multi-threaded torch processes on few cores thrash.
+# One torch thread per process: several multi-threaded torch processes on few cores thrash (~50x
+# slower measured here), and for models this small a second thread buys little.
 TEST_ENV := PARD_REF_SCALE=ci OMP_NUM_THREADS=1 MPLBACKEND=Agg
 test: setup
-	$(PY) -m pard_ref data
-	$(PY) -m pard_ref zoo build --scale ci
+	$(TEST_ENV) $(PY) -m pard_ref data
+	$(TEST_ENV) $(PY) -m pard_ref zoo build --scale ci
 	$(TEST_ENV) $(PY) -m pytest -n $(JOBS) --dist loadfile -p no:cacheprovider tests $(PYTEST_ARGS)
 	$(TEST_ENV) $(PY) -m pytest -n $(JOBS) --dist loadfile -p no:cacheprovider \
 		--nbval --nbval-current-env notebooks $(PYTEST_ARGS)
