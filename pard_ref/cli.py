@@ -50,6 +50,26 @@ def _cmd_ttt_bench(args) -> int:
     return 0
 
 
+def _cmd_generate(args) -> int:
+    from . import checkpoints
+
+    dtype = {"auto": None, "float32": "float32", "bfloat16": "bfloat16", "float16": "float16"}[args.dtype]
+    import torch
+
+    pair = checkpoints.load_pair(args.target, args.draft, method=args.method if args.draft else "none",
+                                 dtype=getattr(torch, dtype) if dtype else None)
+    methods = ("none", args.method) if args.draft and args.method != "none" else ("none",)
+    rows = checkpoints.compare(pair, args.prompt, methods=methods, k=args.k, max_new_tokens=args.max_new_tokens,
+                               chat=args.chat)
+    print(rows[-1]["text"])
+    print()
+    for r in rows:
+        tau = f", mean accepted length {r['mean_accepted_length']:.2f}" if r["mean_accepted_length"] else ""
+        print(f"{r['method']:>5s}: {r['tokens']} tokens, {r['tokens_per_second']:.1f} tokens/s{tau}, "
+              f"same tokens as plain: {'yes' if r['same_tokens'] else 'NO'}")
+    return 0 if all(r["same_tokens"] for r in rows) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m pard_ref", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -81,6 +101,17 @@ def build_parser() -> argparse.ArgumentParser:
     tb.add_argument("--in-process", action="store_true",
                     help="train every setting in this process (faster start; peak memory not measured)")
     tb.set_defaults(func=_cmd_train_bench)
+
+    g = sub.add_parser("generate", help="decode with your own checkpoints (a target and a PARD or AR draft folder)")
+    g.add_argument("--target", required=True, help="target checkpoint folder (from save_pretrained) or hub id")
+    g.add_argument("--draft", default=None, help="draft checkpoint folder; omit for plain decoding only")
+    g.add_argument("--prompt", required=True)
+    g.add_argument("--method", default="pard", choices=["none", "ar", "pard"])
+    g.add_argument("--k", type=int, default=8, help="draft length K")
+    g.add_argument("--max-new-tokens", type=int, default=128)
+    g.add_argument("--chat", action="store_true", help="wrap the prompt in the tokenizer's chat template")
+    g.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
+    g.set_defaults(func=_cmd_generate)
 
     tt = sub.add_parser("ttt-bench", help="TTT ablation on held-out synthetic and small ARC tasks (needs arc-base)")
     tt.add_argument("--scale", default="ci", choices=["ci", "full"], help="benchmark and zoo scale (default ci)")

@@ -150,6 +150,12 @@ def _arc_spec() -> ModelSpec:
 SPECS["arc-base"] = _arc_spec()
 
 
+def _arc_data_version() -> int:
+    from .ttt.pretrain import ARC_DATA_VERSION
+
+    return ARC_DATA_VERSION
+
+
 def names() -> list[str]:
     """Every model name the zoo knows."""
     return list(SPECS)
@@ -171,6 +177,7 @@ def build_key(name: str, scale: str | None = None) -> str:
         "zoo": ZOO_VERSION, "corpus": corpus.CORPUS_VERSION, "vocab": tokenizer_mod.DEFAULT_VOCAB_SIZE,
         "arch": asdict(spec.arch) if spec.arch else None, "recipe": asdict(spec.recipes[scale]),
         "grown_from": build_key(spec.grow_from, scale) if spec.grow_from else None,
+        **({"arc_data": _arc_data_version()} if spec.kind == "arc" else {}),
         **({"pard_from": build_key(spec.pard_from, scale), "pard": [PARD_K, PARD_DROP_RATIO, PARD_MIN_DROP_RATIO]}
            if spec.pard_from else {}),
     }, sort_keys=True)

@@ -96,6 +96,10 @@ class ArcRecipe:
         return asdict(self)
 
 
+# Bump when the task generator or the serialization changes what arc-base is trained on: the zoo's
+# cache key includes it, so a stale arc-base is retrained instead of silently reused.
+ARC_DATA_VERSION = 1
+
 _FULL = ArcRecipe(steps=500, loss="all")
 ARC_RECIPES: dict[str, ArcRecipe] = {
     # ~0.54 CPU-seconds per step of 16 x ~300 tokens on one core: about 4.5 minutes on an idle

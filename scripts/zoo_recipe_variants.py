@@ -1,0 +1,69 @@
+"""Scratch: build a whole full-scale family with a candidate recipe in a separate home, then run the gate.
+
+    OMP_NUM_THREADS=1 python scripts/zoo_recipe_variants.py VARIANT
+
+Each variant replaces the full-scale recipes of pard_ref.zoo.SPECS in this process only, builds the
+family under /tmp/zoo-variant-VARIANT (corpus, tokenizer and token caches are symlinked from the
+checkout), and writes the gate's figures (pard_ref.zoo_report.measure) and the build seconds to
+docs/_runs/zoo_variant-VARIANT.json. Not part of the package: the recipe that wins goes into zoo.py.
+"""
+
+import json
+import os
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+variant = sys.argv[1]
+home = Path(f"/tmp/zoo-variant-{variant}")
+(home / "zoo").mkdir(parents=True, exist_ok=True)
+if not (home / "data").exists():
+    (home / "data").symlink_to(ROOT / "data")
+for name in ("tokens", "tokenizer-v2-bpe2048"):
+    if not (home / "zoo" / name).exists():
+        (home / "zoo" / name).symlink_to(ROOT / "zoo" / name)
+os.environ["PARD_REF_HOME"] = str(home)
+
+from pard_ref import zoo, zoo_report  # noqa: E402
+
+S = zoo.SPECS
+
+
+def set_full(name, **changes):
+    spec = S[name]
+    recipes = dict(spec.recipes)
+    recipes["full"] = replace(recipes["full"], **changes)
+    S[name] = replace(spec, recipes=recipes)
+
+
+VARIANTS = {
+    # the committed recipe at 256-token sequences (same tokens per step), grown targets and draft-pard trimmed
+    "seq256": lambda: [set_full("draft-ar", steps=2000, batch_size=2, seq_len=256),
+                       set_full("target-s", batch_size=2, seq_len=256),
+                       set_full("target-m", steps=900, batch_size=4, seq_len=256),
+                       set_full("target-l", steps=900, batch_size=4, seq_len=256),
+                       set_full("draft-pard", steps=400, batch_size=4, seq_len=256)],
+    # more of the tokens where they are cheap: the 2-layer target-s, fewer for the grown ones
+    "sheavy": lambda: [set_full("draft-ar", steps=2000, batch_size=2, seq_len=256),
+                       set_full("target-s", steps=4000, batch_size=2, seq_len=256),
+                       set_full("target-m", steps=700, batch_size=4, seq_len=256),
+                       set_full("target-l", steps=700, batch_size=4, seq_len=256),
+                       set_full("draft-pard", steps=400, batch_size=4, seq_len=256)],
+}
+VARIANTS[variant]()
+t0 = time.time()
+seconds = {}
+for name in ("draft-ar", "target-s", "target-m", "target-l", "draft-pard"):
+    zoo.build_one(name, "full", progress=False)
+    seconds[name] = zoo.info(name, "full")["build_seconds"]
+    print(name, seconds[name], flush=True)
+res = zoo_report.measure("full", progress=False)
+res["variant"] = variant
+res["build_seconds"] = seconds
+res["keys"] = {n: zoo.build_key(n, "full") for n in seconds}
+out = ROOT / "docs" / "_runs" / f"zoo_variant-{variant}.json"
+out.write_text(json.dumps(res, indent=1, default=str))
+print(zoo_report.format_markdown(res))
+print("wall", round(time.time() - t0))

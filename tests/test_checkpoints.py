@@ -1,0 +1,83 @@
+"""The real-checkpoint path: a target and a PARD draft saved with save_pretrained into folders of their
+own (as a user's downloaded Llama-3 target and PARD draft would be), loaded back with from_pretrained
+by pard_ref.checkpoints, decode exactly like plain greedy decoding; bad folders give clear errors."""
+
+import pytest
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from pard_ref import checkpoints, cli, tokenizer as tokenizer_mod
+
+MASK = 3  # the zoo tokenizer's reserved <|mask|>
+
+
+def _llama(tok, layers, hidden, seed):
+    torch.manual_seed(seed)
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=4,
+                      num_key_value_heads=2, intermediate_size=2 * hidden, max_position_embeddings=256,
+                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    return LlamaForCausalLM(cfg).double().eval()
+
+
+@pytest.fixture(scope="module")
+def saved_pair(tmp_path_factory):
+    tok = tokenizer_mod.load()
+    root = tmp_path_factory.mktemp("ckpt")
+    target, draft = _llama(tok, 3, 64, 0), _llama(tok, 1, 32, 1)
+    draft.config.pard_token = MASK  # what makes a draft a PARD draft, as in the published checkpoints
+    for name, model in (("target", target), ("draft", draft)):
+        model.save_pretrained(root / name)
+        tok.save_pretrained(root / name)
+    plain_draft = _llama(tok, 1, 32, 1)
+    plain_draft.save_pretrained(root / "ar-draft")
+    return root
+
+
+def test_saved_pair_decodes_like_plain_greedy(saved_pair):
+    pair = checkpoints.load_pair(saved_pair / "target", saved_pair / "draft", dtype=torch.float64, device="cpu")
+    assert pair.mask_token_id == MASK
+    assert pair.target.config.num_hidden_layers == 3 and pair.draft.config.num_hidden_layers == 1
+    prompt = "def add(a, b):\n    return"
+    plain = checkpoints.generate_text(pair, prompt, method="none", max_new_tokens=40, stop_at_eos=False)
+    assert len(plain.token_ids) == 40
+    for method in ("ar", "pard"):
+        for k in (1, 4, 8):
+            out = checkpoints.generate_text(pair, prompt, method=method, k=k, max_new_tokens=40, stop_at_eos=False)
+            assert out.token_ids == plain.token_ids, (method, k)
+            assert out.stats.target_calls <= 40
+
+
+def test_compare_rows_and_cli(saved_pair, capsys):
+    pair = checkpoints.load_pair(saved_pair / "target", saved_pair / "draft", dtype=torch.float64, device="cpu")
+    rows = checkpoints.compare(pair, "x = 1", methods=("none", "ar", "pard"), k=4, max_new_tokens=16)
+    assert [r["method"] for r in rows] == ["none", "ar", "pard"]
+    assert all(r["same_tokens"] for r in rows)
+    rc = cli.main(["generate", "--target", str(saved_pair / "target"), "--draft", str(saved_pair / "draft"),
+                   "--prompt", "x = 1", "--k", "4", "--max-new-tokens", "12"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "pard:" in out and "same tokens as plain: yes" in out
+
+
+def test_bad_checkpoints_give_clear_errors(saved_pair, tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        checkpoints.load_pair(tmp_path / "nope", saved_pair / "draft")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no config.json"):
+        checkpoints.load_pair(saved_pair / "target", tmp_path / "empty")
+    # an ordinary AR draft has no pard_token: fine for method="ar", a clear error for "pard"
+    with pytest.raises(ValueError, match="pard_token"):
+        checkpoints.load_pair(saved_pair / "target", saved_pair / "ar-draft", method="pard")
+    pair = checkpoints.load_pair(saved_pair / "target", saved_pair / "ar-draft", method="ar", dtype=torch.float64)
+    assert pair.mask_token_id is None
+    with pytest.raises(ValueError, match="needs a draft"):
+        checkpoints.check_pair(pair.target, None, pair.tokenizer, "ar")
+
+
+def test_chat_prompts_use_the_template():
+    tok = tokenizer_mod.load()
+    with pytest.raises(ValueError, match="no chat template"):
+        checkpoints.encode(tok, "hi", chat=True)
+    tok.chat_template = "{% for m in messages %}User: {{ m['content'] }}\n{% endfor %}Answer:"
+    ids = checkpoints.encode(tok, "hi", chat=True)
+    assert all(isinstance(i, int) for i in ids) and tok.decode(ids) == "User: hi\nAnswer:"
+    assert checkpoints.encode(tok, "hi") == tok("hi")["input_ids"]
