@@ -70,6 +70,27 @@ def _cmd_generate(args) -> int:
     return 0 if all(r["same_tokens"] for r in rows) else 1
 
 
+def _cmd_bench(args) -> int:
+    from . import bench
+
+    if args.threads is not None:
+        if args.threads < 1:
+            print(f"bench: error: --threads must be >= 1, got {args.threads}", file=sys.stderr)
+            return 2
+        import torch
+
+        torch.set_num_threads(args.threads)
+    try:
+        bench.main(scale=args.scale, targets=args.targets, methods=args.methods, domains=args.domains,
+                   prompts_per_domain=args.prompts, max_new_tokens=args.max_new_tokens, k=args.k,
+                   repeats=args.repeats, json_path=args.json, out_dir=args.out, sweep=not args.no_k_sweep,
+                   progress=not args.no_progress)
+    except ValueError as e:  # bad input: say what and how to fix it, no traceback
+        print(f"bench: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m pard_ref", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -117,6 +138,28 @@ def build_parser() -> argparse.ArgumentParser:
     tt.add_argument("--scale", default="ci", choices=["ci", "full"], help="benchmark and zoo scale (default ci)")
     tt.add_argument("--out", default=None, help="folder for ttt_bench.{json,md} (default docs/_runs/ttt_bench-SCALE)")
     tt.set_defaults(func=_cmd_ttt_bench)
+    from .bench import DOMAINS, METHODS, TARGETS
+
+    b = sub.add_parser("bench", help="PARD vs transformers greedy / assisted / prompt lookup and pard_ref's AR draft: "
+                                     "tokens/s, speedup, accepted length, calls, bound, identical tokens")
+    b.add_argument("--scale", default=None, choices=["ci", "full"],
+                   help="zoo scale and work sizes (default: $PARD_REF_SCALE or full)")
+    b.add_argument("--targets", nargs="+", default=list(TARGETS), choices=TARGETS, metavar="TARGET",
+                   help=f"targets to run (default: all; choose from {', '.join(TARGETS)})")
+    b.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS, metavar="METHOD",
+                   help=f"methods to run (default: all; hf-greedy, the baseline, always runs; choose from {', '.join(METHODS)})")
+    b.add_argument("--domains", nargs="+", default=list(DOMAINS), choices=DOMAINS, metavar="DOMAIN",
+                   help=f"prompt domains (default: all; choose from {', '.join(DOMAINS)})")
+    b.add_argument("--prompts", type=int, default=None, help="held-out prompts per domain (default: the scale's)")
+    b.add_argument("--max-new-tokens", type=int, default=None, help="tokens generated per prompt (default: the scale's)")
+    b.add_argument("--k", type=int, default=None, help="K, proposals per iteration (default 8, draft-pard's training K)")
+    b.add_argument("--repeats", type=int, default=None, help="timed repeats of every run (default: the scale's)")
+    b.add_argument("--json", default=None, metavar="PATH", help="also write the full result as JSON to PATH")
+    b.add_argument("--out", default=None, metavar="DIR", help="write bench.md, bench.json and PNG plots into DIR")
+    b.add_argument("--no-k-sweep", action="store_true", help="skip the K sweep (1..16, ar and pard, largest target)")
+    b.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
+    b.add_argument("--no-progress", action="store_true", help="no progress bars")
+    b.set_defaults(func=_cmd_bench)
     return p
 
 
