@@ -4,9 +4,17 @@ so a notebook can assert on the data and a widget can simply call the function.
 - :func:`pard_layout_figure`: the PARD training layout of one short sequence: its attention mask as
   an image, rows (queries) and columns (keys) labelled with token, block and position.
 - :func:`cod_keep_figure`: COD's keep pattern (which query of which block is trained) on a K x L grid.
+- :func:`acceptance_by_position` / :func:`acceptance_by_position_figure`: how often proposal i of an
+  iteration is accepted, for i = 1..K, from the :class:`~pard_ref.decoding.StepRecord` list of runs.
+- :func:`grouped_bars`: one group of bars per target (or domain), one bar per method.
+- :func:`top1_agreement` / :func:`agreement_figure`: how often two models' greedy next tokens agree
+  on the same text (teacher-forced), with the text itself as one more "model".
 
 What it does NOT handle: long sequences in ``pard_layout_figure`` (labels stop being legible beyond
-~40 layout entries; use ``cod_keep_figure`` to look at realistic lengths).
+~40 layout entries; use ``cod_keep_figure`` to look at realistic lengths); sampled runs in
+``acceptance_by_position`` (it reads the records' accepted counts, whatever rule produced them, but
+a sampled draft's rates then mix luck with agreement); batches of models on different devices in
+``top1_agreement`` (the text is moved to each model's device in turn).
 """
 
 from __future__ import annotations
@@ -146,3 +154,147 @@ def cod_keep_figure(seq_len: int = 48, k: int = 8, drop_ratio: float = 0.7, min_
     ax.set_title(f"COD K={k}, r={drop_ratio}, r_min={min_drop_ratio}{' (clipped to r)' if clipped else ''}, "
                  f"L={seq_len}: {tokens} layout tokens of {k * seq_len}", fontsize=9)
     return CODPicture(ax, seq_len, k, drop_ratio, min_drop_ratio, blocks, tokens, k * seq_len, clipped)
+
+
+# ----------------------------------------------------------------------------------------------
+# acceptance, per position and per target
+# ----------------------------------------------------------------------------------------------
+def acceptance_by_position(records, k: int | None = None) -> list[float]:
+    """``rates[i-1]``: the fraction of iterations whose proposal i was accepted, for i = 1..k.
+
+    ``records``: :class:`~pard_ref.decoding.StepRecord` objects (anything with ``proposals`` and
+    ``accepted``), from one run or many. Proposal i is accepted when the iteration accepted at least
+    i proposals; the rate of position i counts only the iterations that proposed at least i (a last
+    iteration near ``max_new_tokens`` proposes fewer). Iterations without proposals (plain decoding)
+    are ignored. ``k`` defaults to the longest proposal list; a position nobody proposed gets 0.0.
+
+    When every iteration proposed k tokens, ``1 + sum(rates)`` is exactly the mean accepted length τ
+    (τ = E[accepted + 1] = 1 + Σ_i P(accepted >= i)).
+    """
+    records = [r for r in records if len(r.proposals) > 0]
+    if k is None:
+        k = max((len(r.proposals) for r in records), default=0)
+    rates = []
+    for i in range(1, k + 1):
+        proposed = [r for r in records if len(r.proposals) >= i]
+        rates.append(sum(int(r.accepted) >= i for r in proposed) / len(proposed) if proposed else 0.0)
+    return rates
+
+
+@dataclass
+class PositionPicture:
+    """What :func:`acceptance_by_position_figure` drew: ``rates[label][i-1]`` = acceptance of proposal i."""
+
+    ax: object
+    rates: dict[str, list[float]]
+
+
+def acceptance_by_position_figure(records_by_label: dict, *, k: int | None = None, styles: dict | None = None,
+                                  title: str = "acceptance of proposal i", ax=None) -> PositionPicture:
+    """One line per label: the acceptance rate of proposal i (x axis: i = 1..K) over that label's records.
+
+    ``records_by_label``: ``{label: [StepRecord, ...]}``; ``styles``: optional ``{label: plot kwargs}``.
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 3.8))
+    rates = {label: acceptance_by_position(recs, k) for label, recs in records_by_label.items()}
+    for label, r in rates.items():
+        ax.plot(range(1, len(r) + 1), r, marker="o", label=label, **(styles or {}).get(label, {}))
+    ax.set(xlabel="proposal i of the iteration", ylabel="fraction accepted", title=title, ylim=(0, 1.02))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return PositionPicture(ax, rates)
+
+
+def grouped_bars(values: dict, *, ylabel: str = "", title: str = "", baseline: float | None = None,
+                 colours: dict | None = None, fmt: str = "{:.2f}", ax=None):
+    """Grouped bars: ``values[group][series]`` (e.g. ``{target: {method: speedup}}``); returns the Axes.
+
+    Every group gets one bar per series (a series missing from a group leaves a gap); each bar is
+    labelled with its value (``fmt``); ``baseline`` draws a horizontal reference line (e.g. 1.0 for
+    "as fast as plain decoding").
+    """
+    import matplotlib.pyplot as plt
+
+    groups = list(values)
+    series = list(dict.fromkeys(s for g in groups for s in values[g]))
+    if not groups or not series:
+        raise ValueError("grouped_bars needs at least one group with at least one value")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(5.0, 1.6 * len(groups) * max(1, len(series)) / 2 + 2), 3.8))
+    width = 0.8 / len(series)
+    for j, s in enumerate(series):
+        xs = [i + (j - (len(series) - 1) / 2) * width for i, g in enumerate(groups) if s in values[g]]
+        ys = [values[g][s] for g in groups if s in values[g]]
+        bars = ax.bar(xs, ys, width, label=s, color=(colours or {}).get(s))
+        ax.bar_label(bars, labels=[fmt.format(y) for y in ys], fontsize=8)
+    if baseline is not None:
+        ax.axhline(baseline, color="grey", lw=1, ls="--")
+    ax.set_xticks(range(len(groups)), groups)
+    ax.set(ylabel=ylabel, title=title)
+    ax.margins(y=0.15)
+    ax.legend(fontsize=8)
+    return ax
+
+
+# ----------------------------------------------------------------------------------------------
+# agreement between models
+# ----------------------------------------------------------------------------------------------
+@torch.no_grad()
+def top1_agreement(models: dict, windows: torch.Tensor) -> tuple[list[str], torch.Tensor]:
+    """``(names, matrix)``: how often the greedy next tokens of two models agree on the same text.
+
+    ``windows``: ``[B, L+1]`` token ids. Each model reads ``windows[:, :-1]`` (teacher forcing: every
+    model sees the same real prefix at every position) and predicts its argmax at each of the B·L
+    positions; the text's own next tokens ``windows[:, 1:]`` are added as one more row called
+    ``"text"``. ``matrix[a, b]`` is the fraction of positions where a and b predict the same token
+    (the row ``"text"`` against a model is that model's top-1 accuracy). Symmetric, diagonal 1.
+    """
+    if windows.dim() != 2 or windows.shape[1] < 2:
+        raise ValueError(f"windows must be [batch, length + 1] token ids with length >= 1, got {tuple(windows.shape)}")
+    inputs, text = windows[:, :-1].long(), windows[:, 1:].long()  # [B, L], [B, L]
+    preds = {}
+    for name, model in models.items():
+        device = next(model.parameters()).device
+        preds[name] = model(input_ids=inputs.to(device)).logits.argmax(-1).cpu()  # [B, L]
+    preds["text"] = text
+    names = list(preds)
+    flat = torch.stack([preds[n].reshape(-1) for n in names])  # [M, B*L]
+    matrix = (flat[:, None, :] == flat[None, :, :]).double().mean(-1)  # [M, M]
+    return names, matrix
+
+
+@dataclass
+class AgreementPicture:
+    """What :func:`agreement_figure` drew: ``matrix[a, b]`` = agreement of ``names[a]`` and ``names[b]``
+    over ``positions`` teacher-forced positions."""
+
+    ax: object
+    names: list[str]
+    matrix: torch.Tensor
+    positions: int
+
+    def of(self, a: str, b: str) -> float:
+        """The agreement of two names."""
+        return float(self.matrix[self.names.index(a), self.names.index(b)])
+
+
+def agreement_figure(models: dict, windows: torch.Tensor, *, title: str = "top-1 agreement (teacher-forced)",
+                     ax=None) -> AgreementPicture:
+    """:func:`top1_agreement` as an annotated heat map."""
+    import matplotlib.pyplot as plt
+
+    names, matrix = top1_agreement(models, windows)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.1 * len(names) + 2, 1.0 * len(names) + 1))
+    ax.imshow(matrix.numpy(), cmap="Greens", vmin=0, vmax=1)
+    for a in range(len(names)):
+        for b in range(len(names)):
+            v = float(matrix[a, b])
+            ax.text(b, a, f"{v:.2f}", ha="center", va="center", fontsize=8, color="white" if v > 0.6 else "black")
+    ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
+    ax.set_yticks(range(len(names)), names)
+    ax.set_title(title, fontsize=10)
+    return AgreementPicture(ax, names, matrix, windows.shape[0] * (windows.shape[1] - 1))
