@@ -55,6 +55,11 @@ VARIANTS = {
                        set_full("target-m", steps=700, batch_size=4, seq_len=256),
                        set_full("target-l", steps=700, batch_size=4, seq_len=256),
                        set_full("draft-pard", steps=400, batch_size=4, seq_len=256)],
+    # s-heavy at the committed 128-token sequences (256 was worse per token in both variants above)
+    "sheavy128": lambda: [set_full("target-s", steps=3600),
+                          set_full("target-m", steps=700, warmup_steps=70),
+                          set_full("target-l", steps=700, warmup_steps=70),
+                          set_full("draft-pard", steps=500, warmup_steps=50)],
     # ci: 256-token sequences, and twice the committed ci steps for the targets (CI has the minutes)
     "ci-seq256": lambda: [set_full("draft-ar", steps=800, batch_size=2, seq_len=256),
                           set_full("target-s", steps=1400, batch_size=2, seq_len=256),
