@@ -18,13 +18,16 @@ The recipe (see ``docs/zoo.md`` for the measurements behind each choice):
 * **Depth buys inference cost, width buys quality per training FLOP.** On a CPU a one-token forward
   costs mostly per-layer and per-call overhead, so the targets are deeper than the draft: target-l
   costs several draft calls per call, which is the regime where drafting pays off.
-* **Every model sees the same data budget** (same token count, same mixture, same seed), so bigger
-  means better. Giving a bigger model the same *time* instead starves it of tokens, and a
-  starved big model loses to a well-fed small one (measured in the quality gate issue).
+* **Targets grow, they are not trained from scratch.** target-m is target-s with its depth doubled by
+  a function-preserving copy (:func:`grow_deeper`) and trained on fresh tokens, target-l likewise from
+  target-m, so each target starts where the previous one ended: bigger means better by construction,
+  and the tokens target-s sees (cheap: two layers) are inherited by the deeper ones. Training a big
+  model from scratch in the same minutes starves it of tokens, and a starved big model loses to a
+  well-fed small one (measured in the quality gate issue).
 * **Warm-up + cosine learning rate, gradient clipping, weight decay** (see :mod:`pard_ref.training`).
 
-Two scales: ``ci`` (minutes, for tests and CI) and ``full`` (the default; the whole family in about
-a quarter of an hour on a 2-core laptop CPU, much faster on a GPU, where it trains in bf16 autocast).
+Two scales: ``ci`` (minutes, for tests and CI) and ``full`` (the default; the whole text family in
+about 13 minutes on one core of a 2-core laptop CPU, much faster on a GPU, where it trains in bf16 autocast).
 
 Builds are cached in ``zoo/<scale>/<name>-<key>``, where ``key`` hashes everything that determines the
 weights (architecture, recipe, tokenizer, corpus version). A build is written under a temporary name
