@@ -46,7 +46,13 @@ def _cmd_train_bench(args) -> int:
 def _cmd_ttt_bench(args) -> int:
     from .ttt import bench
 
-    bench.main(scale=args.scale, out_dir=args.out)
+    try:  # check the options before loading anything
+        bench.bench_options(args.scale, args.parts, args.arc_tasks, args.runs)
+    except ValueError as e:  # bad input: say what and how to fix it, no traceback
+        print(f"ttt-bench: error: {e}", file=sys.stderr)
+        return 2
+    bench.main(scale=args.scale, out_dir=args.out, parts=args.parts, arc_tasks=args.arc_tasks, runs=args.runs,
+               progress=not args.no_progress)
     return 0
 
 
@@ -136,7 +142,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     tt = sub.add_parser("ttt-bench", help="TTT ablation on held-out synthetic and small ARC tasks (needs arc-base)")
     tt.add_argument("--scale", default="ci", choices=["ci", "full"], help="benchmark and zoo scale (default ci)")
-    tt.add_argument("--out", default=None, help="folder for ttt_bench.{json,md} (default docs/_runs/ttt_bench-SCALE)")
+    tt.add_argument("--out", default=None,
+                    help="folder for ttt_bench.{json,md} (default docs/_runs/ttt_bench-SCALE[-PART]); "
+                         "rewritten after every run, so an interrupted run keeps what finished")
+    tt.add_argument("--parts", default="synthetic,arc",
+                    help="which benchmarks: synthetic, arc or synthetic,arc (default both)")
+    tt.add_argument("--arc-tasks", default=None, metavar="all|N",
+                    help="ARC-AGI-1 eval tasks with grids <= 10x10: 'all' (77) or the N shortest "
+                         "(default: the scale's, 10 at full, 2 at ci)")
+    tt.add_argument("--runs", default=None,
+                    help="comma-separated subset of base,ttt,no_augmentation,plain_pairs,shared_adapter "
+                         "(default all; the vote rows come with ttt)")
+    tt.add_argument("--no-progress", action="store_true", help="no progress bars")
     tt.set_defaults(func=_cmd_ttt_bench)
     from .bench import DOMAINS, METHODS, TARGETS
 
