@@ -38,28 +38,16 @@ def _target_rows(result, target):
 
 def plot_speedup(result, target: str = "target-l", ax=None):
     """Grouped bars: x = domains then their mean, one bar per method, height = speedup over hf-greedy."""
-    import numpy as np
+    from .plots import grouped_bars
 
     rows = _target_rows(result, target)
     domains = list(result.settings["domains"])
-    methods = list(result.settings["methods"])
     by = {(r["method"], r["domain"]): r["speedup"] for r in rows}
-    groups = domains + ["mean"]
-    ax = _axes(ax)
-    width = 0.8 / len(methods)
-    x = np.arange(len(groups))
-    for i, m in enumerate(methods):
-        vals = [by[m, d] for d in domains]
-        vals.append(statistics.mean(vals))
-        bars = ax.bar(x + (i - (len(methods) - 1) / 2) * width, vals, width, label=m, color=COLORS.get(m))
-        ax.bar_label(bars, fmt="%.2f", fontsize=6, rotation=90, padding=2)
-    ax.axhline(1.0, color="black", lw=0.8)
-    ax.set_xticks(x, groups)
-    ax.set_ylabel("speedup over hf-greedy")
-    ax.set_title(f"speedup by domain, {target} (K={result.settings['k']}, {result.settings['max_new_tokens']} tokens)")
-    ax.margins(y=0.15)
-    ax.legend(fontsize=7, ncol=3)
-    return ax
+    values = {d: {m: by[m, d] for m in result.settings["methods"]} for d in domains}
+    values["mean"] = {m: statistics.mean(by[m, d] for d in domains) for m in result.settings["methods"]}
+    title = f"speedup by domain, {target} (K={result.settings['k']}, {result.settings['max_new_tokens']} tokens)"
+    return grouped_bars(values, ylabel="speedup over hf-greedy", title=title, baseline=1.0, colours=COLORS,
+                        label_size=6, label_rotation=90, legend_columns=3, ax=_axes(ax))
 
 
 def plot_accepted_histogram(result, target: str = "target-l", ax=None):

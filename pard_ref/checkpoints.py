@@ -31,8 +31,8 @@ from pathlib import Path
 
 import torch
 
-from .decoding import DecodingStats, generate
-from .device import default_device, default_dtype, synchronize
+from .decoding import DecodingStats, SpeculativeDecoder, _embedding_size, generate
+from .device import default_device, default_dtype
 
 
 @dataclass
@@ -67,10 +67,6 @@ def _check_folder(path, role: str) -> str:
     return str(path)
 
 
-def _vocab(model) -> int:
-    return model.get_input_embeddings().weight.shape[0]
-
-
 def check_pair(target, draft, tokenizer, method: str) -> int | None:
     """Raise a clear error if ``draft`` cannot draft for ``target``; return the mask id (pard) or None."""
     if draft is None:
@@ -79,17 +75,12 @@ def check_pair(target, draft, tokenizer, method: str) -> int | None:
         return None
     n_tok = len(tokenizer)
     for role, model in (("target", target), ("draft", draft)):
-        if _vocab(model) < n_tok:
-            raise ValueError(f"the {role}'s embedding has {_vocab(model)} rows but the tokenizer has {n_tok} "
-                             "tokens: this tokenizer does not belong to this model")
+        if _embedding_size(model) < n_tok:
+            raise ValueError(f"the {role}'s embedding has {_embedding_size(model)} rows but the tokenizer has "
+                             f"{n_tok} tokens: this tokenizer does not belong to this model")
+    if method == "pard":  # the engine's own check: pard_token present and inside the draft's vocabulary
+        return SpeculativeDecoder._check_mask(draft, None)
     mask = getattr(draft.config, "pard_token", None)
-    if method == "pard":
-        if mask is None:
-            raise ValueError("method='pard' needs a parallel draft: the draft's config.json has no `pard_token` "
-                             "(PARD drafts carry it, e.g. 128020 for Llama-3). Use method='ar' for an ordinary "
-                             "draft, or set draft.config.pard_token to the mask id it was trained with")
-        if not 0 <= int(mask) < _vocab(draft):
-            raise ValueError(f"the draft's pard_token {mask} is outside its vocabulary 0..{_vocab(draft) - 1}")
     return int(mask) if mask is not None else None
 
 
@@ -124,7 +115,7 @@ def encode(tokenizer, prompt: str, chat: bool = False) -> list[int]:
             raise ValueError("chat=True but this tokenizer has no chat template; pass chat=False")
         ids = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
                                             tokenize=True)
-        return list(ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids)
+        return list(ids["input_ids"] if hasattr(ids, "keys") else ids)  # a BatchEncoding in transformers 5
     return tokenizer(prompt)["input_ids"]
 
 
@@ -133,12 +124,9 @@ def generate_text(pair: ModelPair, prompt: str, *, method: str = "pard", k: int 
                   temperature: float = 0.0, chat: bool = False, stop_at_eos: bool = True,
                   seed: int | None = None) -> TextOutput:
     """Continue ``prompt`` with the pair's target, drafted by ``method`` ("none", "ar" or "pard")."""
-    if method != "none":
-        check_pair(pair.target, pair.draft, pair.tokenizer, method)
-    tok = pair.tokenizer
+    tok = pair.tokenizer  # the engine checks the draft and the mask id; load_pair checked the tokenizer
     ids = torch.tensor([encode(tok, prompt, chat)], device=pair.target.device)
     eos = tok.eos_token_id if stop_at_eos else None
-    synchronize(ids.device)
     out = generate(pair.target, ids, draft=pair.draft if method != "none" else None, method=method, k=k,
                    max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, eos_token_id=eos,
                    mask_token_id=pair.mask_token_id if method == "pard" else None)

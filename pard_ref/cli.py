@@ -59,11 +59,10 @@ def _cmd_ttt_bench(args) -> int:
 def _cmd_generate(args) -> int:
     from . import checkpoints
 
-    dtype = {"auto": None, "float32": "float32", "bfloat16": "bfloat16", "float16": "float16"}[args.dtype]
     import torch
 
     pair = checkpoints.load_pair(args.target, args.draft, method=args.method if args.draft else "none",
-                                 dtype=getattr(torch, dtype) if dtype else None)
+                                 dtype=None if args.dtype == "auto" else getattr(torch, args.dtype))
     methods = ("none", args.method) if args.draft and args.method != "none" else ("none",)
     rows = checkpoints.compare(pair, args.prompt, methods=methods, k=args.k, max_new_tokens=args.max_new_tokens,
                                chat=args.chat)

@@ -209,12 +209,14 @@ def acceptance_by_position_figure(records_by_label: dict, *, k: int | None = Non
 
 
 def grouped_bars(values: dict, *, ylabel: str = "", title: str = "", baseline: float | None = None,
-                 colours: dict | None = None, fmt: str = "{:.2f}", ax=None):
+                 colours: dict | None = None, fmt: str = "{:.2f}", label_size: float = 8, label_rotation: float = 0,
+                 legend_columns: int = 1, ax=None):
     """Grouped bars: ``values[group][series]`` (e.g. ``{target: {method: speedup}}``); returns the Axes.
 
     Every group gets one bar per series (a series missing from a group leaves a gap); each bar is
-    labelled with its value (``fmt``); ``baseline`` draws a horizontal reference line (e.g. 1.0 for
-    "as fast as plain decoding").
+    labelled with its value (``fmt``, in ``label_size`` points, turned by ``label_rotation`` degrees when
+    many bars crowd a group); ``baseline`` draws a horizontal reference line (e.g. 1.0 for "as fast as
+    plain decoding").
     """
     import matplotlib.pyplot as plt
 
@@ -229,13 +231,14 @@ def grouped_bars(values: dict, *, ylabel: str = "", title: str = "", baseline: f
         xs = [i + (j - (len(series) - 1) / 2) * width for i, g in enumerate(groups) if s in values[g]]
         ys = [values[g][s] for g in groups if s in values[g]]
         bars = ax.bar(xs, ys, width, label=s, color=(colours or {}).get(s))
-        ax.bar_label(bars, labels=[fmt.format(y) for y in ys], fontsize=8)
+        ax.bar_label(bars, labels=[fmt.format(y) for y in ys], fontsize=label_size, rotation=label_rotation,
+                     padding=2 if label_rotation else 0)
     if baseline is not None:
         ax.axhline(baseline, color="grey", lw=1, ls="--")
     ax.set_xticks(range(len(groups)), groups)
     ax.set(ylabel=ylabel, title=title)
     ax.margins(y=0.15)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8 if legend_columns == 1 else 7, ncol=legend_columns)
     return ax
 
 
