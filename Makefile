@@ -38,7 +38,7 @@ data: setup
 	$(PY) -m pard_ref data
 
 zoo: data
-	$(PY) -m pard_ref zoo build --scale $(SCALE)
+	$(PY) -m pard_ref zoo build --scale $(SCALE) --jobs $(JOBS)
 
 lab: zoo
 	PARD_REF_SCALE=$(SCALE) $(VENV)/bin/jupyter lab notebooks/
@@ -52,7 +52,7 @@ demo: zoo
 TEST_ENV := PARD_REF_SCALE=ci OMP_NUM_THREADS=1 MPLBACKEND=Agg
 test: setup
 	$(TEST_ENV) $(PY) -m pard_ref data
-	$(TEST_ENV) $(PY) -m pard_ref zoo build --scale ci
+	$(TEST_ENV) $(PY) -m pard_ref zoo build --scale ci --jobs $(JOBS)
 	$(TEST_ENV) $(PY) -m pytest -n $(JOBS) --dist loadfile -p no:cacheprovider tests $(PYTEST_ARGS)
 	$(TEST_ENV) $(PY) -m pytest -n $(JOBS) --dist loadfile -p no:cacheprovider \
 		--nbval --nbval-current-env notebooks $(PYTEST_ARGS)

@@ -17,7 +17,7 @@ def _cmd_zoo(args) -> int:
     from . import zoo
 
     if args.zoo_command == "build":
-        zoo.build(args.scale, args.models or None)
+        zoo.build(args.scale, args.models or None, jobs=args.jobs)
     elif args.zoo_command == "list":
         for name in zoo.names():
             state = "built" if zoo.is_built(name, args.scale) else "missing"
@@ -108,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     zs = z.add_subparsers(dest="zoo_command", required=True, metavar="ACTION")
     zb = zs.add_parser("build", help="train the models that are missing")
     zb.add_argument("models", nargs="*", help="only these models (default: the whole family)")
+    zb.add_argument("--jobs", type=int, default=1,
+                    help="train up to N independent lineages at once, one process and one torch thread each "
+                         "(default 1; `make zoo` uses 2)")
     zl = zs.add_parser("list", help="show which models are built")
     zr = zs.add_parser("report", help="print the quality-gate table (held-out loss, diversity, cost, agreement)")
     zr.add_argument("--out", help="also write the report (markdown) to this file")

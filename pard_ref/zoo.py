@@ -51,7 +51,8 @@ import torch
 
 from . import corpus, paths, tokenizer as tokenizer_mod
 from .device import default_device
-from .training import TrainConfig, lm_batches, token_stream, train
+from .training import TrainConfig, causal_lm_loss, lm_batches, token_stream, train
+from .unlikelihood import sequence_unlikelihood_lm_loss, unlikelihood_lm_loss
 
 ZOO_VERSION = 1  # bump when training code changes in a way that changes weights
 SCALES = ("ci", "full")
@@ -83,6 +84,31 @@ class Arch:
 
 
 @dataclass(frozen=True)
+class Finish:
+    """A last, short phase of sequence-level unlikelihood training (:mod:`pard_ref.unlikelihood`).
+
+    Each step continues ``prefix_len`` tokens of ``batch_size`` training windows greedily for
+    ``new_tokens`` tokens and pushes down the tokens of those continuations that repeat an
+    ``ngram``, while the ordinary next-token loss on other windows (``text_mixture``) keeps it a
+    language model. The prefixes come from code and prose only: a math continuation's repeated
+    4-grams are the problem template ("How many ... do they have"), not a loop, and penalising them
+    costs math loss. The next-token windows give prose a larger share than the main phase does,
+    because the penalty falls mostly on prose and would otherwise cost prose loss (both measured in
+    docs/zoo.md).
+    """
+
+    steps: int
+    alpha: float = 1.0
+    lr: float = 3e-4  # constant after a short warm-up: a fine-tune of a trained model
+    batch_size: int = 8
+    prefix_len: int = 32
+    new_tokens: int = 96
+    ngram: int = 4
+    prefix_mixture: tuple[tuple[str, float], ...] = (("code", 0.4), ("prose", 0.6))
+    text_mixture: tuple[tuple[str, float], ...] = (("code", 0.4), ("math", 0.3), ("prose", 0.3))
+
+
+@dataclass(frozen=True)
 class Recipe:
     """How one model is trained at one scale."""
 
@@ -96,6 +122,10 @@ class Recipe:
     # deepest target from seeing it many epochs over (which would overfit its held-out loss).
     mixture: tuple[tuple[str, float], ...] = (("code", 0.5), ("math", 0.35), ("prose", 0.15))
     seed: int = 0
+    # Unlikelihood weight alpha and candidate set (pard_ref.unlikelihood); 0 = the plain next-token loss.
+    unlikelihood: float = 0.0
+    unlikelihood_candidates: str = "context"
+    finish: Finish | None = None  # a sequence-level unlikelihood phase after the main training
 
     @property
     def tokens(self) -> int:
@@ -130,14 +160,22 @@ _SCRATCH = {"full": Recipe(steps=2400, batch_size=4, lr=3e-3, warmup_steps=100),
 _GROWN = {"full": Recipe(steps=700, batch_size=8, lr=2e-3, warmup_steps=70, seed=1),
           "ci": Recipe(steps=350, batch_size=8, lr=2e-3, warmup_steps=50, seed=1)}
 _WIDTH = dict(hidden=192, heads=6, intermediate=512)
+# target-l, the model speculative decoding accelerates, ends with a short phase of sequence-level
+# unlikelihood (Finish): the plain next-token loss alone gives a target-l whose greedy text loops
+# (distinct-2 0.25 code / 0.16 prose at the ci scale, 0.45 / 0.37 at full), and greedy text is what
+# every figure of the project decodes. The ci models are weaker (a third of the tokens) and loop more,
+# so their finish is longer and stronger. target-s and target-m keep the plain loss (target-l grows
+# from target-m's weights before its own training). See docs/zoo.md for what it bought and cost.
+_FINISH = {"full": Finish(steps=120, alpha=1.0), "ci": Finish(steps=160, alpha=3.0)}
 SPECS: dict[str, ModelSpec] = {
     "draft-ar": ModelSpec("draft-ar", Arch(hidden=128, layers=1, heads=4, intermediate=320),
-                          {"full": replace(_SCRATCH["full"], steps=1200, lr=4e-3, seed=2),
+                          {"full": replace(_SCRATCH["full"], steps=1800, lr=4e-3, seed=2),
                            "ci": replace(_SCRATCH["ci"], steps=400, lr=4e-3, seed=2)}, role="draft"),
     "target-s": ModelSpec("target-s", Arch(layers=2, **_WIDTH),
                           {"full": replace(_SCRATCH["full"], steps=3600), "ci": _SCRATCH["ci"]}),
     "target-m": ModelSpec("target-m", Arch(layers=4, **_WIDTH), _GROWN, grow_from="target-s"),
-    "target-l": ModelSpec("target-l", Arch(layers=8, **_WIDTH), _GROWN, grow_from="target-m"),
+    "target-l": ModelSpec("target-l", Arch(layers=8, **_WIDTH),
+                          {s: replace(r, finish=_FINISH[s]) for s, r in _GROWN.items()}, grow_from="target-m"),
     # draft-ar adapted with COD at K=8 (r=0.7, r_min=0.2): see pard_ref.pard_zoo
     "draft-pard": ModelSpec("draft-pard", Arch(hidden=128, layers=1, heads=4, intermediate=320),
                             {"full": Recipe(steps=500, batch_size=8, lr=1e-3, warmup_steps=50, seed=3),
@@ -301,8 +339,25 @@ def _train_model(spec: ModelSpec, scale: str, tok, progress: bool):
                          seed=recipe.seed)
     cfg = TrainConfig(steps=recipe.steps, lr=recipe.lr, warmup_steps=recipe.warmup_steps,
                       min_lr_ratio=recipe.min_lr_ratio)
-    log = train(model, batches, cfg, desc=f"{spec.name} ({scale})", progress=progress)
+    loss_fn = (unlikelihood_lm_loss(recipe.unlikelihood, recipe.unlikelihood_candidates)
+               if recipe.unlikelihood else causal_lm_loss)
+    log = train(model, batches, cfg, loss_fn=loss_fn, desc=f"{spec.name} ({scale})", progress=progress)
+    if recipe.finish:
+        log.extra["finish"] = _finish(model, tok, recipe, f"{spec.name} ({scale}) finish", progress)
     return model, tok, log
+
+
+def _finish(model, tok, recipe: Recipe, desc: str, progress: bool) -> dict:
+    """Run ``recipe.finish`` (sequence-level unlikelihood) on ``model`` in place; returns its log."""
+    f = recipe.finish
+    streams = train_streams(tok)
+    text = lm_batches(streams, dict(f.text_mixture), f.batch_size, recipe.seq_len, seed=recipe.seed + 1000)
+    prefixes = lm_batches(streams, dict(f.prefix_mixture), f.batch_size, f.prefix_len, seed=recipe.seed + 2000)
+    batches = ({**t, "prefix_ids": p["input_ids"]} for t, p in zip(text, prefixes))
+    cfg = TrainConfig(steps=f.steps, lr=f.lr, warmup_steps=min(10, f.steps), min_lr_ratio=1.0, log_every=5)
+    loss_fn = sequence_unlikelihood_lm_loss(f.alpha, prefix_len=f.prefix_len, new_tokens=f.new_tokens, n=f.ngram)
+    log = train(model, batches, cfg, loss_fn=loss_fn, desc=desc, progress=progress)
+    return {"steps": log.steps, "tokens": log.tokens, "seconds": round(log.seconds, 1), **log.extra}
 
 
 def build_one(name: str, scale: str | None = None, *, progress: bool = True) -> Path:
@@ -324,6 +379,7 @@ def build_one(name: str, scale: str | None = None, *, progress: bool = True) -> 
             "build_seconds": round(seconds, 1), "train_tokens": log.tokens,
             "device": str(default_device()), "torch": torch.__version__,
             "loss_curve": {"steps": log.steps, "losses": log.losses},
+            **({"finish_log": log.extra["finish"]} if "finish" in log.extra else {}),
         }
         with paths.atomic_dir(final) as tmp:
             model.float().save_pretrained(tmp)
@@ -336,10 +392,30 @@ def build_one(name: str, scale: str | None = None, *, progress: bool = True) -> 
         return final
 
 
-def build(scale: str | None = None, names_: list[str] | None = None, *, progress: bool = True) -> dict:
+def lineages(names_: list[str]) -> list[list[str]]:
+    """``names_`` grouped into independent lineages (a model with the models it grows or adapts from).
+
+    Different lineages share no weights, so they can be trained at the same time; within one the
+    order is the dependency order. Longest lineage (most models) first.
+    """
+    groups: dict[str, list[str]] = {}
+    for n in (m for m in names() if m in names_):
+        root = n
+        while SPECS[root].grow_from or SPECS[root].pard_from:
+            root = SPECS[root].grow_from or SPECS[root].pard_from
+        groups.setdefault(root, []).append(n)
+    return sorted(groups.values(), key=len, reverse=True)
+
+
+def build(scale: str | None = None, names_: list[str] | None = None, *, progress: bool = True,
+          jobs: int = 1) -> dict:
     """Build every missing model of the family at ``scale`` (default ``full``), in dependency order.
 
     Returns ``{name: folder}``. Already-built models are reused (the cache key covers the recipe).
+    ``jobs > 1`` trains up to ``jobs`` independent lineages at once (e.g. the targets on one core, the
+    drafts on the other), each in its own process with one torch thread: on a few CPU cores that is
+    faster than one process using them all, because these models are too small to keep several
+    threads busy.
     """
     scale = scale or os.environ.get("PARD_REF_SCALE", DEFAULT_SCALE)
     corpus.build(quiet=not progress)
@@ -349,4 +425,29 @@ def build(scale: str | None = None, names_: list[str] | None = None, *, progress
         while SPECS[n].grow_from or SPECS[n].pard_from:
             n = SPECS[n].grow_from or SPECS[n].pard_from
             wanted.add(n)
+    missing = [n for n in names() if n in wanted and not is_built(n, scale)]
+    if jobs > 1 and len(lineages(missing)) > 1:
+        _build_in_parallel(scale, lineages(missing), jobs, progress)
     return {n: build_one(n, scale, progress=progress) for n in names() if n in wanted}
+
+
+def _build_in_parallel(scale: str, groups: list[list[str]], jobs: int, progress: bool) -> None:
+    """One ``python -m pard_ref zoo build`` process per lineage, at most ``jobs`` at a time."""
+    import subprocess
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+    def run(group: list[str]) -> tuple[list[str], int]:
+        cmd = [sys.executable, "-m", "pard_ref", "zoo", "build", "--scale", scale, *group]
+        if progress:
+            print(f"zoo: building {', '.join(group)} in a process of its own", flush=True)
+        done = subprocess.run(cmd, env=env, stdout=None if progress else subprocess.DEVNULL)
+        return group, done.returncode
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        failed = [g for g, rc in pool.map(run, groups) if rc != 0]
+    if failed:
+        raise RuntimeError(f"zoo: building {failed} failed (see the output above); finished models are kept, "
+                           f"and `python -m pard_ref zoo build --scale {scale}` resumes with the missing ones")

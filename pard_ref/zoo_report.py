@@ -92,7 +92,7 @@ def measure(scale: str | None = None, prompts_per_domain: int | None = None, pro
     from tqdm.auto import tqdm
 
     scale = scale or zoo.DEFAULT_SCALE
-    n_prompts = prompts_per_domain or (8 if scale == "ci" else 24)
+    n_prompts = prompts_per_domain or corpus.EVAL_PROMPTS_PER_DOMAIN  # all 24 held-out prompts per domain
     n_math = 40 if scale == "ci" else 150
     models = {n: zoo.load(n, scale) for n in zoo.TEXT_MODELS}
     tok = models["target-l"][1]
@@ -106,6 +106,7 @@ def measure(scale: str | None = None, prompts_per_domain: int | None = None, pro
         res["models"][name] = {
             "parameters": rec["parameters"], "layers": rec["arch"]["layers"], "hidden": rec["arch"]["hidden"],
             "build_seconds": rec["build_seconds"], "train_tokens": rec["train_tokens"],
+            "finish": rec["recipe"].get("finish"),
             "loss": {d: heldout_loss(model, streams[d], seq_len=128) for d in corpus.DOMAINS},
             "one_token_ms": forward_ms(model, prompt_len=128, new_tokens=1, reps=40),
         }
@@ -164,7 +165,13 @@ def format_markdown(res: dict) -> str:
     lines += ["", f"- one-token forward cost, target-l / draft-ar: **{ratio:.1f}x**",
               f"- held-out math accuracy ({res['math_problems']} problems, greedy, final answer): "
               + ", ".join(f"{n} {100 * acc[n]:.1f}%" for n in zoo.TARGETS),
-              f"- total build time of these models: {sum(r['build_seconds'] for r in m.values()):.0f} s", "",
+              f"- total build time of these models: {sum(r['build_seconds'] for r in m.values()):.0f} s"]
+    finished = [n for n, r in m.items() if r.get("finish")]
+    if finished:
+        f = m[finished[0]]["finish"]
+        lines.append(f"- finished with sequence-level unlikelihood ({f['steps']} steps, alpha {f['alpha']}, "
+                     f"{f['ngram']}-gram loops; in the build seconds): {', '.join(finished)}")
+    lines += ["",
               "| gate | result |", "|---|---|"]
     lines += [f"| {k} | {'PASS' if v else 'FAIL'} |" for k, v in res["gate"].items()]
     return "\n".join(lines) + "\n"

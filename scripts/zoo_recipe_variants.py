@@ -67,14 +67,29 @@ VARIANTS = {
                           set_full("target-l", steps=500, batch_size=4, seq_len=256),
                           set_full("draft-pard", steps=150, batch_size=4, seq_len=256)],
 }
+TEXT = ("draft-ar", "target-s", "target-m", "target-l")
+
+
+def _all_text(**changes):
+    return lambda: [set_full(n, **changes) for n in TEXT]
+
+
+# unlikelihood training (pard_ref.unlikelihood) for every text model, at the ci scale: weight, candidates
+for _kind in ("context", "bigram"):
+    for _alpha in (0.25, 0.5, 1.0, 2.0):
+        VARIANTS[f"ci-ul-{_kind}-{_alpha}"] = _all_text(unlikelihood=_alpha, unlikelihood_candidates=_kind)
+        VARIANTS[f"ul-{_kind}-{_alpha}"] = _all_text(unlikelihood=_alpha, unlikelihood_candidates=_kind)
+VARIANTS["ci-base"] = VARIANTS["base"] = lambda: None
 VARIANTS[variant]()
 t0 = time.time()
 seconds = {}
-for name in ("draft-ar", "target-s", "target-m", "target-l", "draft-pard"):
+for name in ("draft-ar", "target-s", "target-m", "target-l", "draft-pard")[:None if os.environ.get("WITH_PARD") else 4]:
     zoo.build_one(name, SCALE, progress=False)
     seconds[name] = zoo.info(name, SCALE)["build_seconds"]
     print(name, seconds[name], flush=True)
-res = zoo_report.measure(SCALE, progress=False)
+if os.environ.get("SKIP_MEASURE"):
+    sys.exit(0)
+res = zoo_report.measure(SCALE, prompts_per_domain=int(os.environ.get("PROMPTS", 0)) or None, progress=False)
 res["variant"] = variant
 res["build_seconds"] = seconds
 res["keys"] = {n: zoo.build_key(n, SCALE) for n in seconds}

@@ -130,3 +130,12 @@ def test_grow_deeper_preserves_the_function():
         zoo.grow_deeper(parent, zoo.Arch(hidden=32, layers=3, heads=2, intermediate=64), tok)
     with pytest.raises(ValueError, match="width"):
         zoo.grow_deeper(parent, zoo.Arch(hidden=48, layers=4, heads=2, intermediate=64), tok)
+
+
+def test_lineages_group_each_model_with_its_parents():
+    groups = zoo.lineages(zoo.names())
+    assert groups[0] == ["target-s", "target-m", "target-l"]  # the longest lineage first
+    assert ["draft-ar", "draft-pard"] in groups and ["arc-base"] in groups
+    assert sorted(n for g in groups for n in g) == sorted(zoo.names())
+    # only what is asked for: an adapted draft without its (already built) parent is its own lineage
+    assert zoo.lineages(["draft-pard", "target-l"]) == [["target-l"], ["draft-pard"]]

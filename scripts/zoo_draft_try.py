@@ -1,0 +1,22 @@
+"""Scratch: train draft-ar at the full scale with another step count / mixture, save it.
+
+    [MIX='{"code":0.5,"math":0.35,"prose":0.15}'] [NOFINISH=1] OMP_NUM_THREADS=1 python scripts/zoo_draft_try.py STEPS DST_DIR
+
+Uses pard_ref.zoo's own training of draft-ar (its recipe with STEPS steps, MIX if given, and without
+its Finish if NOFINISH is set) and saves DST_DIR/draft-ar-x. Not part of the package.
+"""
+import sys, os, torch
+from dataclasses import replace
+from pathlib import Path
+from pard_ref import zoo
+from pard_ref.tokenizer import load
+torch.set_num_threads(1)
+steps, out = int(sys.argv[1]), Path(sys.argv[2])
+spec = zoo.SPECS["draft-ar"]
+r = replace(spec.recipes["full"], steps=steps, **({"finish": None} if os.environ.get("NOFINISH") else {}), **({"mixture": tuple(eval(os.environ["MIX"]).items())} if os.environ.get("MIX") else {}))
+spec = replace(spec, recipes={"full": r})
+tok = load()
+model, _, log = zoo._train_model(spec, "full", tok, False)
+(out / "draft-ar-x").mkdir(parents=True, exist_ok=True)
+model.save_pretrained(out / "draft-ar-x")
+print("seconds", log.seconds)
