@@ -7,6 +7,7 @@ Start with the notebooks in ``notebooks/``; every mechanism they show lives in a
 - :mod:`pard_ref.corpus`        the offline three-domain corpus (code, math, prose) and held-out prompts
 - :mod:`pard_ref.tokenizer`     the byte-level BPE tokenizer with a reserved mask token
 - :mod:`pard_ref.training`      the small language-model training loop the zoo uses
+- :mod:`pard_ref.unlikelihood`  unlikelihood training (token and sequence level) against greedy loops
 - :mod:`pard_ref.zoo`           the tiny Llama model family (targets, drafts, arc-base) trained here
 - :mod:`pard_ref.zoo_report`    the zoo's quality gate
 - :mod:`pard_ref.costs`         forward cost against tokens per call; arithmetic intensity
