@@ -166,7 +166,7 @@ _WIDTH = dict(hidden=192, heads=6, intermediate=512)
 # every figure of the project decodes. The ci models are weaker (a third of the tokens) and loop more,
 # so their finish is longer and stronger. target-s and target-m keep the plain loss (target-l grows
 # from target-m's weights before its own training). See docs/zoo.md for what it bought and cost.
-_FINISH = {"full": Finish(steps=120, alpha=1.0), "ci": Finish(steps=160, alpha=3.0)}
+_FINISH = {"full": Finish(steps=120, alpha=0.5), "ci": Finish(steps=160, alpha=3.0)}
 SPECS: dict[str, ModelSpec] = {
     "draft-ar": ModelSpec("draft-ar", Arch(hidden=128, layers=1, heads=4, intermediate=320),
                           {"full": replace(_SCRATCH["full"], steps=1800, lr=4e-3, seed=2),

@@ -7,7 +7,7 @@ TARGET_L_DIR holds target-l-* (the newest is used); OTHERS_DIR holds target-m-* 
 (symbolic links are fine). The same functions as pard_ref.zoo_report, on 8 prompts per domain for the
 accepted length. Not part of the package.
 """
-import sys, torch, statistics
+import os, sys, torch, statistics
 from pathlib import Path
 from transformers import AutoModelForCausalLM
 from pard_ref import corpus, zoo_report
@@ -22,7 +22,7 @@ da = AutoModelForCausalLM.from_pretrained(next(zd.glob("draft-ar-*"))).eval()
 for d in corpus.DOMAINS:
     s = token_stream(tok, d, "heldout")
     print(d, "loss target-l", round(heldout_loss(tl, s, 128), 3), "target-m", round(heldout_loss(tm, s, 128), 3))
-acc = {d: zoo_report.accepted_length_ar(tl, da, tok, [r["prompt"] for r in corpus.load_eval_prompts(d)][:8]) for d in corpus.DOMAINS}
+acc = {d: zoo_report.accepted_length_ar(tl, da, tok, [r["prompt"] for r in corpus.load_eval_prompts(d)][:int(os.environ.get("PROMPTS", 8))]) for d in corpus.DOMAINS}
 print("accepted", {k: round(v, 2) for k, v in acc.items()}, round(statistics.mean(acc.values()), 2))
 if len(sys.argv) > 3:
     probs = zoo_report.heldout_math_problems(int(sys.argv[3]))
