@@ -26,8 +26,12 @@ The recipe (see ``docs/zoo.md`` for the measurements behind each choice):
   well-fed small one (measured in the quality gate issue).
 * **Warm-up + cosine learning rate, gradient clipping, weight decay** (see :mod:`pard_ref.training`).
 
-Two scales: ``ci`` (minutes, for tests and CI) and ``full`` (the default; the whole text family in
-about 13 minutes on one core of a 2-core laptop CPU, much faster on a GPU, where it trains in bf16 autocast).
+* **target-l ends with a short unlikelihood finish** (:class:`Finish`, :mod:`pard_ref.unlikelihood`):
+  trained on the next-token loss alone, its greedy text loops, and greedy text is what speculative
+  decoding reproduces in every notebook.
+
+Two scales: ``ci`` (minutes, for tests and CI) and ``full`` (the default; the text family in about 14
+minutes on a 2-core laptop CPU with ``build(jobs=2)``, much faster on a GPU, where it trains in bf16 autocast).
 
 Builds are cached in ``zoo/<scale>/<name>-<key>``, where ``key`` hashes everything that determines the
 weights (architecture, recipe, tokenizer, corpus version). A build is written under a temporary name
@@ -166,7 +170,7 @@ _WIDTH = dict(hidden=192, heads=6, intermediate=512)
 # every figure of the project decodes. The ci models are weaker (a third of the tokens) and loop more,
 # so their finish is longer and stronger. target-s and target-m keep the plain loss (target-l grows
 # from target-m's weights before its own training). See docs/zoo.md for what it bought and cost.
-_FINISH = {"full": Finish(steps=120, alpha=0.5), "ci": Finish(steps=160, alpha=3.0)}
+_FINISH = {"full": Finish(steps=120, alpha=1.0), "ci": Finish(steps=160, alpha=3.0)}
 SPECS: dict[str, ModelSpec] = {
     "draft-ar": ModelSpec("draft-ar", Arch(hidden=128, layers=1, heads=4, intermediate=320),
                           {"full": replace(_SCRATCH["full"], steps=1800, lr=4e-3, seed=2),
