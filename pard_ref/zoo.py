@@ -446,7 +446,8 @@ def _build_in_parallel(scale: str, groups: list[list[str]], jobs: int, progress:
     def run(group: list[str]) -> tuple[list[str], int]:
         cmd = [sys.executable, "-m", "pard_ref", "zoo", "build", "--scale", scale, *group]
         if progress:
-            print(f"zoo: building {', '.join(group)} in a process of its own", flush=True)
+            sys.stdout.write(f"zoo: building {', '.join(group)} in a process of its own\n")  # one write: threads
+            sys.stdout.flush()
         done = subprocess.run(cmd, env=env, stdout=None if progress else subprocess.DEVNULL)
         return group, done.returncode
 

@@ -139,3 +139,9 @@ def test_lineages_group_each_model_with_its_parents():
     assert sorted(n for g in groups for n in g) == sorted(zoo.names())
     # only what is asked for: an adapted draft without its (already built) parent is its own lineage
     assert zoo.lineages(["draft-pard", "target-l"]) == [["target-l"], ["draft-pard"]]
+
+
+def test_a_failed_parallel_lineage_is_a_clear_error():
+    # each lineage is a `python -m pard_ref zoo build` process; one that fails names itself and the resume command
+    with pytest.raises(RuntimeError, match=r"no-such-model.*zoo build --scale ci"):
+        zoo._build_in_parallel("ci", [["no-such-model"]], jobs=2, progress=False)
