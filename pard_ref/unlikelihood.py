@@ -9,20 +9,24 @@ set of *negative candidates* ``C_t``::
 
     loss = NLL + alpha * mean_t  sum_{c in C_t}  -log(1 - p(c | x_<t))
 
-The true next token is never a candidate, so the data's own repetitions are still learned; only
-repetitions the data did not make are discouraged. Two candidate sets are offered:
+Two levels, as in the paper:
 
-* ``"context"`` (Welleck et al.'s token-level candidates): every token of the context ``x_<=t``;
-* ``"bigram"``: the tokens that followed earlier occurrences of the current token ``x_t`` in the
-  context, i.e. exactly the tokens that would repeat a bigram the context already holds (what a
-  copying ("induction") head predicts, and what distinct-2 counts).
+* **Token level** (:func:`unlikelihood_lm_loss`), on the training data itself. The true next token
+  is never a candidate, so the data's own repetitions are still learned. Candidate sets:
+  ``"context"`` (Welleck et al.'s: every token of the context ``x_<=t``) or ``"bigram"`` (the tokens
+  that followed earlier occurrences of the current token ``x_t``: exactly those that would repeat a
+  bigram the context holds, what a copying head predicts and what distinct-2 counts).
+* **Sequence level** (:func:`sequence_unlikelihood_lm_loss`), on the model's own greedy
+  continuations: the candidates are the continuation's tokens that lie in a repeated n-gram. This
+  trains against the loops greedy decoding actually produces, which the data (that does not loop)
+  never shows; it is what the zoo uses, as a short finish of target-l (``pard_ref.zoo.Finish``).
 
-Why the zoo uses it, and what it buys and costs, is measured in ``docs/zoo.md``. It changes only how
-the weights are trained: the model is an ordinary causal LM, and greedy decoding of it (plain or
+Why, and what each buys and costs, is measured in ``docs/zoo.md`` (lever 7). It changes only how the
+weights are trained: the model is an ordinary causal LM, and greedy decoding of it (plain or
 speculative) is still exactly its argmax.
 
-What it does not handle: sequence-level unlikelihood (which penalises the model's own sampled
-continuations), padding (zoo batches are dense windows of the token stream, with no padding).
+What it does not handle: sampled (rather than greedy) continuations for the sequence level, padding
+(zoo batches are dense windows of the token stream, with no padding).
 """
 
 from __future__ import annotations
@@ -127,8 +131,9 @@ def sequence_unlikelihood_lm_loss(alpha: float, prefix_len: int = 32, new_tokens
     """``loss_fn`` for :func:`pard_ref.training.train`: NLL on the batch + alpha * sequence-level UL.
 
     The sequence-level term (Welleck et al. 2020, section 5.2): continue the first ``prefix_len``
-    tokens of each row of ``batch["prefix_ids"]`` (or of ``batch["input_ids"]`` without it) greedily for ``new_tokens`` tokens, then push down ``p(x_t)`` at every token of
-    the continuation that lies in a repeated ``n``-gram: ``sum -log(1 - p(x_t | x_<t))`` over those
+    tokens of each row of ``batch["prefix_ids"]`` (or of ``batch["input_ids"]`` without it) greedily
+    for ``new_tokens`` tokens, then push down ``p(x_t)`` at every token of the continuation that lies
+    in a repeated ``n``-gram: ``sum -log(1 - p(x_t | x_<t))`` over those
     tokens, divided by the continuation's length. It trains directly against what greedy decoding
     does wrong, at the price of a generation per step.
     """
