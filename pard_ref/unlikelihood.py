@@ -122,9 +122,8 @@ def repeated_ngram_mask(ids: torch.Tensor, start: int, n: int = 4) -> torch.Tens
 @torch.no_grad()
 def greedy_continuations(model, prefixes: torch.Tensor, new_tokens: int) -> torch.Tensor:
     """``[B, P + new_tokens]``: each prefix followed by the model's greedy continuation (EOS does not stop it)."""
-    out = model.generate(prefixes, attention_mask=torch.ones_like(prefixes), max_new_tokens=new_tokens,
-                         min_new_tokens=new_tokens, do_sample=False, eos_token_id=None, pad_token_id=0)
-    return out
+    return model.generate(prefixes, attention_mask=torch.ones_like(prefixes), max_new_tokens=new_tokens,
+                          min_new_tokens=new_tokens, do_sample=False, eos_token_id=None, pad_token_id=0)
 
 
 def sequence_unlikelihood_lm_loss(alpha: float, prefix_len: int = 32, new_tokens: int = 96, n: int = 4):

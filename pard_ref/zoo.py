@@ -429,9 +429,9 @@ def build(scale: str | None = None, names_: list[str] | None = None, *, progress
         while SPECS[n].grow_from or SPECS[n].pard_from:
             n = SPECS[n].grow_from or SPECS[n].pard_from
             wanted.add(n)
-    missing = [n for n in names() if n in wanted and not is_built(n, scale)]
-    if jobs > 1 and len(lineages(missing)) > 1:
-        _build_in_parallel(scale, lineages(missing), jobs, progress)
+    groups = lineages([n for n in names() if n in wanted and not is_built(n, scale)])
+    if jobs > 1 and len(groups) > 1:
+        _build_in_parallel(scale, groups, jobs, progress)
     return {n: build_one(n, scale, progress=progress) for n in names() if n in wanted}
 
 

@@ -44,7 +44,7 @@ def test_target_l_text_is_not_degenerate(family, domain):
 
 
 def test_finished_models_record_their_finish(family, built_zoo):
-    """draft-ar and target-l end with sequence-level unlikelihood; its log is in the build record."""
+    """A model whose recipe has a finish (target-l) carries the finish's log in its build record; others do not."""
     for name in zoo.TEXT_MODELS:
         rec = zoo.info(name, built_zoo)
         finish = zoo.SPECS[name].recipes[built_zoo].finish
