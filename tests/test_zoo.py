@@ -145,3 +145,38 @@ def test_a_failed_parallel_lineage_is_a_clear_error():
     # each lineage is a `python -m pard_ref zoo build` process; one that fails names itself and the resume command
     with pytest.raises(RuntimeError, match=r"no-such-model.*zoo build --scale ci"):
         zoo._build_in_parallel("ci", [["no-such-model"]], jobs=2, progress=False)
+
+
+def test_context_extension_switches_to_longer_windows_at_the_same_tokens_per_step():
+    """The main phase reads batch_size x seq_len windows, then long_steps steps of long_seq_len windows."""
+    streams = {d: torch.arange(5000) + i * 10_000 for i, d in enumerate(("code", "math", "prose"))}
+    recipe = zoo.Recipe(steps=5, batch_size=4, seq_len=16, long_seq_len=32, long_steps=2)
+    shapes = [tuple(b["input_ids"].shape) for _, b in zip(range(7), zoo.main_batches(streams, recipe))]
+    assert shapes == [(4, 16)] * 3 + [(2, 32)] * 4  # the long iterator goes on past `steps`, like lm_batches
+    # every window is a contiguous slice of one domain's stream, labels equal inputs
+    b = next(iter(zoo.main_batches(streams, recipe)))
+    assert torch.equal(b["labels"], b["input_ids"])
+    assert torch.all(b["input_ids"][:, 1:] - b["input_ids"][:, :-1] == 1)
+    # without extension: exactly the plain batches of the recipe's seed
+    plain = zoo.main_batches(streams, zoo.Recipe(steps=5, batch_size=4, seq_len=16))
+    from pard_ref.training import lm_batches
+    ref = lm_batches(streams, dict(zoo.Recipe(steps=1).mixture), 4, 16, seed=0)
+    assert all(torch.equal(next(plain)["input_ids"], next(ref)["input_ids"]) for _ in range(3))
+    with pytest.raises(ValueError, match="long_steps"):
+        zoo.main_batches(streams, zoo.Recipe(steps=5, batch_size=1, seq_len=16, long_seq_len=32, long_steps=2))
+    with pytest.raises(ValueError, match="long_steps"):
+        zoo.main_batches(streams, zoo.Recipe(steps=1, batch_size=4, seq_len=16, long_seq_len=32, long_steps=2))
+
+
+def test_build_key_of_a_recipe_without_context_extension_ignores_its_fields(monkeypatch):
+    """Adding the context-extension option did not change the key (so the cache) of models that don't use it."""
+    from dataclasses import replace
+
+    key = zoo.build_key("target-s", "ci")
+    spec = zoo.SPECS["target-s"]
+    unused = replace(spec, recipes={**spec.recipes, "ci": replace(spec.recipes["ci"], long_seq_len=512)})
+    monkeypatch.setitem(zoo.SPECS, "target-s", unused)
+    assert zoo.build_key("target-s", "ci") == key
+    used = replace(spec, recipes={**spec.recipes, "ci": replace(spec.recipes["ci"], long_steps=10)})
+    monkeypatch.setitem(zoo.SPECS, "target-s", used)
+    assert zoo.build_key("target-s", "ci") != key
