@@ -80,6 +80,12 @@ for _kind in ("context", "bigram"):
         VARIANTS[f"ci-ul-{_kind}-{_alpha}"] = _all_text(unlikelihood=_alpha, unlikelihood_candidates=_kind)
         VARIANTS[f"ul-{_kind}-{_alpha}"] = _all_text(unlikelihood=_alpha, unlikelihood_candidates=_kind)
 VARIANTS["ci-base"] = VARIANTS["base"] = lambda: None
+# lever 9 (docs/zoo.md): the committed context extension plus target-s's last third at 256-token windows
+VARIANTS["extend-all"] = lambda: set_full("target-s", long_steps=1200)
+# lever 9 at ci: draft-ar's and target-s's last third at 256, grown targets at 4 x 256 throughout
+VARIANTS["ci-extend"] = lambda: [set_full("draft-ar", long_steps=133), set_full("target-s", long_steps=233),
+                                 set_full("target-m", batch_size=4, seq_len=256),
+                                 set_full("target-l", batch_size=4, seq_len=256)]
 VARIANTS[variant]()
 t0 = time.time()
 seconds = {}
