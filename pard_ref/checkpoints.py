@@ -31,7 +31,8 @@ from pathlib import Path
 
 import torch
 
-from .decoding import DecodingStats, SpeculativeDecoder, _embedding_size, generate
+from .decoding import DecodingStats, generate
+from .decoding.checks import embedding_size, resolve_mask_id
 from .device import default_device, default_dtype
 
 
@@ -75,11 +76,11 @@ def check_pair(target, draft, tokenizer, method: str) -> int | None:
         return None
     n_tok = len(tokenizer)
     for role, model in (("target", target), ("draft", draft)):
-        if _embedding_size(model) < n_tok:
-            raise ValueError(f"the {role}'s embedding has {_embedding_size(model)} rows but the tokenizer has "
+        if embedding_size(model) < n_tok:
+            raise ValueError(f"the {role}'s embedding has {embedding_size(model)} rows but the tokenizer has "
                              f"{n_tok} tokens: this tokenizer does not belong to this model")
     if method == "pard":  # the engine's own check: pard_token present and inside the draft's vocabulary
-        return SpeculativeDecoder._check_mask(draft, None)
+        return resolve_mask_id(draft)
     mask = getattr(draft.config, "pard_token", None)
     return int(mask) if mask is not None else None
 

@@ -7,7 +7,7 @@ import sys
 
 
 def _cmd_data(args) -> int:
-    from . import corpus
+    from .text import corpus
 
     corpus.build(force=args.force)
     return 0
@@ -23,9 +23,9 @@ def _cmd_zoo(args) -> int:
             state = "built" if zoo.is_built(name, args.scale) else "missing"
             print(f"{name:12s} {state:8s} {zoo.model_dir(name, args.scale)}")
     elif args.zoo_command == "report":
-        from . import zoo_report
+        from .zoo import gate
 
-        zoo_report.main(scale=args.scale, out=args.out)
+        gate.main(scale=args.scale, out=args.out)
     return 0
 
 
@@ -37,29 +37,29 @@ def _cmd_demo(args) -> int:
 
 
 def _cmd_train_bench(args) -> int:
-    from . import pard_bench
+    from .bench import cod
 
-    pard_bench.main(scale=args.scale, out_dir=args.out, isolate=not args.in_process)
+    cod.main(scale=args.scale, out_dir=args.out, isolate=not args.in_process)
     return 0
 
 
 def _cmd_ttt_bench(args) -> int:
-    from .ttt import bench
+    from .ttt import bench as ttt_bench
 
     try:  # check the options before loading anything
-        bench.bench_options(args.scale, args.parts, args.arc_tasks, args.runs)
+        ttt_bench.bench_options(args.scale, args.parts, args.arc_tasks, args.runs)
     except ValueError as e:  # bad input: say what and how to fix it, no traceback
         print(f"ttt-bench: error: {e}", file=sys.stderr)
         return 2
-    bench.main(scale=args.scale, out_dir=args.out, parts=args.parts, arc_tasks=args.arc_tasks, runs=args.runs,
+    ttt_bench.main(scale=args.scale, out_dir=args.out, parts=args.parts, arc_tasks=args.arc_tasks, runs=args.runs,
                progress=not args.no_progress)
     return 0
 
 
 def _cmd_generate(args) -> int:
-    from . import checkpoints
-
     import torch
+
+    from . import checkpoints
 
     pair = checkpoints.load_pair(args.target, args.draft, method=args.method if args.draft else "none",
                                  dtype=None if args.dtype == "auto" else getattr(torch, args.dtype))
@@ -76,7 +76,7 @@ def _cmd_generate(args) -> int:
 
 
 def _cmd_bench(args) -> int:
-    from . import bench
+    from .bench import decoding
 
     if args.threads is not None:
         if args.threads < 1:
@@ -86,7 +86,7 @@ def _cmd_bench(args) -> int:
 
         torch.set_num_threads(args.threads)
     try:
-        bench.main(scale=args.scale, targets=args.targets, methods=args.methods, domains=args.domains,
+        decoding.main(scale=args.scale, targets=args.targets, methods=args.methods, domains=args.domains,
                    prompts_per_domain=args.prompts, max_new_tokens=args.max_new_tokens, k=args.k,
                    repeats=args.repeats, json_path=args.json, out_dir=args.out, sweep=not args.no_k_sweep,
                    progress=not args.no_progress)
@@ -157,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "(default all; the vote rows come with ttt)")
     tt.add_argument("--no-progress", action="store_true", help="no progress bars")
     tt.set_defaults(func=_cmd_ttt_bench)
-    from .bench import DOMAINS, METHODS, TARGETS
+    from .bench.decoding import DOMAINS, METHODS, TARGETS
 
     b = sub.add_parser("bench", help="PARD vs transformers greedy / assisted / prompt lookup and pard_ref's AR draft: "
                                      "tokens/s, speedup, accepted length, calls, bound, identical tokens")

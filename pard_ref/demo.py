@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import torch
 
-from . import corpus, zoo
+from . import zoo
 from .decoding import generate
-from .tokenizer import encode_prompt
+from .text import corpus
+from .text.tokenizer import encode_prompt
 
 BOLD, DIM, RESET = "\033[1m", "\033[2m", "\033[0m"
 

@@ -6,7 +6,8 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from pard_ref import checkpoints, cli, tokenizer as tokenizer_mod
+from pard_ref import checkpoints, cli
+from pard_ref.text import tokenizer as tokenizer_mod
 
 MASK = 3  # the zoo tokenizer's reserved <|mask|>
 

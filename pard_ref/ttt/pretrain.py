@@ -32,7 +32,7 @@ Choices (measured; see ``docs/ttt.md``):
   usual 0, 1, 2, ... and a much worse model.
 * **Batches.** ``4 * batch_size`` sequences are drawn at a time, sorted by length and cut into 4
   batches (right-padded), which halves the padding of random batches.
-* The shared loop :func:`pard_ref.training.train` (AdamW, warm-up + cosine, clipping; bf16 autocast
+* The shared loop :func:`pard_ref.training.lm.train` (AdamW, warm-up + cosine, clipping; bf16 autocast
   on CUDA).
 
 ``pretrain_arc_base(scale)`` trains and returns ``(model, tokenizer, log)``; caching and saving are
@@ -190,7 +190,7 @@ def new_model(recipe: ArcRecipe, device=None):
 
 def pretrain(recipe: ArcRecipe, *, progress: bool = True, device=None, desc: str = "arc-base"):
     """Train a fresh model with ``recipe``; returns ``(model, tokenizer, log)`` (``training.TrainLog``)."""
-    from ..training import TrainConfig, train
+    from ..training.lm import TrainConfig, train
 
     if recipe.loss not in LOSS_MODES:
         raise ValueError(f"unknown loss {recipe.loss!r}")
@@ -205,7 +205,7 @@ def pretrain(recipe: ArcRecipe, *, progress: bool = True, device=None, desc: str
 def pretrain_arc_base(scale: str = "full", progress: bool = True, *, device=None):
     """Train ``arc-base`` with ``ARC_RECIPES[scale]``; returns ``(model, tokenizer, log)``.
 
-    ``log`` is a ``pard_ref.training.TrainLog`` (steps, losses, tokens, seconds). The model is in eval
+    ``log`` is a ``pard_ref.training.lm.TrainLog`` (steps, losses, tokens, seconds). The model is in eval
     mode, in float32, on ``device`` (default: CUDA if present, else CPU).
     """
     if scale not in ARC_RECIPES:

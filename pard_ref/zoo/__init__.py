@@ -1,0 +1,21 @@
+"""The zoo: pard_ref's own tiny Llama family, trained here, offline, on the three-domain corpus.
+
+``load(name)`` returns ``(model, tokenizer)`` through ``from_pretrained``; ``build()`` trains what is
+missing. The family and its recipes are in :mod:`~pard_ref.zoo.family`, the cached atomic builds in
+:mod:`~pard_ref.zoo.builder`, the quality gate in :mod:`~pard_ref.zoo.gate`; ``docs/zoo.md`` has the
+measurements.
+"""
+
+from .builder import (
+    build, build_key, build_one, grow_deeper, info, is_built, lineages, load, main_batches, model_dir, run_finish,
+    train_model, train_streams
+)
+from .family import (
+    DEFAULT_SCALE, PARD_DROP_RATIO, PARD_K, PARD_MIN_DROP_RATIO, SCALES, SPECS, TARGETS, TEXT_MODELS, ZOO_VERSION, Arch,
+    Finish, ModelSpec, Recipe, names, register
+)
+
+__all__ = ["build", "build_key", "build_one", "grow_deeper", "info", "is_built", "lineages", "load", "main_batches",
+           "model_dir", "run_finish", "train_model", "train_streams", "DEFAULT_SCALE", "PARD_DROP_RATIO", "PARD_K",
+           "PARD_MIN_DROP_RATIO", "SCALES", "SPECS", "TARGETS", "TEXT_MODELS", "ZOO_VERSION", "Arch", "Finish",
+           "ModelSpec", "Recipe", "names", "register"]
