@@ -8,19 +8,23 @@ for example a Llama-3 target with a published PARD draft::
     out = generate_text(pair, "Write a function that reverses a list.", method="pard", k=8)
     print(out.text, out.stats)
 
-or from a terminal: ``python -m pard_ref generate --target DIR --draft DIR --prompt "..."``.
+or from a terminal: ``python -m pard_ref generate --target DIR --draft DIR --prompt "..."``. A zoo
+model name works wherever a folder does (:func:`resolve`): ``--model smol-target`` is the real
+SmolLM2-135M-Instruct chat model, converted on first use.
 
 ``load_pair`` calls ``AutoModelForCausalLM.from_pretrained`` and ``AutoTokenizer.from_pretrained``,
 the same calls that load hub checkpoints; with ``HF_HUB_OFFLINE=1`` nothing touches the network. It
 checks what speculative decoding needs before decoding starts: both folders exist and hold a
 checkpoint, both models' embeddings cover the tokenizer's ids (an embedding may be padded larger, as
-in Qwen families), and, for ``method="pard"``, the draft's ``config.json`` carries ``pard_token``
-(128020 in the Llama-3 PARD drafts), the mask id appended K-1 times.
+in Qwen families), when both folders hold a tokenizer the two map the same tokens to the same ids
+(:func:`tokenizer_differences`: a draft of another family can have a vocabulary of the same size and
+still mean other tokens by every id), and, for ``method="pard"``, the draft's ``config.json`` carries
+``pard_token`` (128020 in the Llama-3 PARD drafts), the mask id appended K-1 times.
 
-What it does not handle: batch size > 1, tokenizers that differ between target and draft (use the
-draft's family's own tokenizer: PARD drafts share their target family's), quantised or sharded
-multi-GPU loading (pass ``device_map`` and friends through ``**model_kwargs`` if you need them; the
-engine expects both models on one device).
+What it does not handle: batch size > 1, a draft folder without a tokenizer whose vocabulary differs
+from the target's (only the sizes can be checked then), tokenizers with the same vocabulary but other
+merges or normalisation, quantised or sharded multi-GPU loading (pass ``device_map`` and friends
+through ``**model_kwargs`` if you need them; the engine expects both models on one device).
 """
 
 from __future__ import annotations
@@ -68,6 +72,66 @@ def _check_folder(path, role: str) -> str:
     return str(path)
 
 
+def resolve(name_or_path, role: str = "target", scale: str | None = None, *, progress: bool = True) -> str:
+    """A zoo model name -> its folder (converting ``smol-target`` on first use); anything else unchanged.
+
+    An existing local path wins over a zoo name. A trained zoo model that is not built yet is an error
+    naming the build command (training is not started from here).
+    """
+    from . import zoo
+
+    text = str(name_or_path)
+    if Path(text).expanduser().exists() or text not in zoo.names():
+        return text
+    if not zoo.is_built(text, scale):
+        if zoo.SPECS[text].converter is None:
+            raise FileNotFoundError(f"{role} {text!r} is a zoo model that is not built yet: build it with "
+                                    f"`python -m pard_ref zoo build {text}`")
+        zoo.build_one(text, scale, progress=progress)  # a converted model: converts once (about half a minute)
+    return str(zoo.model_dir(text, scale))
+
+
+def default_method(draft_path) -> str:
+    """``"pard"`` for a draft whose ``config.json`` carries ``pard_token``, else ``"ar"``; ``"none"`` without a draft."""
+    if draft_path is None:
+        return "none"
+    from transformers import AutoConfig
+
+    return "pard" if getattr(AutoConfig.from_pretrained(draft_path), "pard_token", None) is not None else "ar"
+
+
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json")
+
+
+def has_tokenizer(folder) -> bool:
+    """True when a local checkpoint folder holds a tokenizer (tokenizer.json, tokenizer.model or vocab.json)."""
+    p = Path(folder).expanduser()
+    return p.is_dir() and any((p / f).exists() for f in _TOKENIZER_FILES)
+
+
+def tokenizer_differences(target_tok, draft_tok, examples: int = 3) -> list[str]:
+    """What differs between two tokenizers' vocabularies (token -> id, special tokens included); [] if equal."""
+    tv, dv = target_tok.get_vocab(), draft_tok.get_vocab()
+    if tv == dv:
+        return []
+    out = [] if len(tv) == len(dv) else [f"sizes {len(tv)} (target) and {len(dv)} (draft)"]
+    t_by_id, d_by_id = {i: t for t, i in tv.items()}, {i: t for t, i in dv.items()}
+    ids = sorted(i for i in set(t_by_id) | set(d_by_id) if t_by_id.get(i) != d_by_id.get(i))
+    shown = ", ".join(f"id {i}: target {t_by_id.get(i)!r}, draft {d_by_id.get(i)!r}" for i in ids[:examples])
+    out.append(f"{len(ids)} of {max(len(t_by_id), len(d_by_id))} ids name different tokens (e.g. {shown})")
+    return out
+
+
+def check_tokenizers(target_tok, draft_tok, target_name: str = "target", draft_name: str = "draft") -> None:
+    """Raise a clear ValueError if the draft's tokenizer maps tokens to other ids than the target's."""
+    diff = tokenizer_differences(target_tok, draft_tok)
+    if diff:
+        same = " although both have the same size" if len(target_tok.get_vocab()) == len(draft_tok.get_vocab()) else ""
+        raise ValueError(f"the draft's tokenizer ({draft_name}) differs from the target's ({target_name}){same}: "
+                         f"{'; '.join(diff)}. A draft proposes token ids that the target verifies, so both must use "
+                         "one tokenizer: use a draft trained with the target's tokenizer")
+
+
 def check_pair(target, draft, tokenizer, method: str) -> int | None:
     """Raise a clear error if ``draft`` cannot draft for ``target``; return the mask id (pard) or None."""
     if draft is None:
@@ -90,8 +154,9 @@ def load_pair(target_path, draft_path=None, *, method: str = "pard", dtype=None,
     """Load a target and a draft with ``from_pretrained`` and check they can work together.
 
     target_path, draft_path: local folders (or hub ids, if you are online). The tokenizer is the
-    target's. dtype: default bfloat16 on a GPU, float32 on a CPU. method: what you intend to run
-    ("pard" requires ``pard_token`` in the draft's config).
+    target's; when the draft's folder holds one too, it must have the same vocabulary. dtype: default
+    bfloat16 on a GPU, float32 on a CPU. method: what you intend to run ("pard" requires
+    ``pard_token`` in the draft's config).
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -100,6 +165,8 @@ def load_pair(target_path, draft_path=None, *, method: str = "pard", dtype=None,
     target_id = _check_folder(target_path, "target")
     draft_id = _check_folder(draft_path, "draft") if draft_path is not None else None
     tok = AutoTokenizer.from_pretrained(target_id)
+    if draft_id is not None and has_tokenizer(target_id) and has_tokenizer(draft_id):
+        check_tokenizers(tok, AutoTokenizer.from_pretrained(draft_id), target_id, draft_id)
     target = AutoModelForCausalLM.from_pretrained(target_id, dtype=dtype, **model_kwargs).to(device).eval()
     draft = None
     if draft_id is not None:

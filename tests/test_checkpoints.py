@@ -82,3 +82,45 @@ def test_chat_prompts_use_the_template():
     ids = checkpoints.encode(tok, "hi", chat=True)
     assert all(isinstance(i, int) for i in ids) and tok.decode(ids) == "User: hi\nAnswer:"
     assert checkpoints.encode(tok, "hi") == tok("hi")["input_ids"]
+
+
+def _word_tokenizer(words):
+    """A tiny whitespace word-level tokenizer: ``words[i]`` has id i."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    t = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token=words[0]))
+    t.pre_tokenizer = pre_tokenizers.Whitespace()
+    return PreTrainedTokenizerFast(tokenizer_object=t, unk_token=words[0], eos_token=words[1])
+
+
+def test_a_draft_with_another_tokenizer_of_the_same_size_is_refused(tmp_path, capsys):
+    words = ["<unk>", "<eos>"] + [f"w{i}" for i in range(30)]
+    mine, other = _word_tokenizer(words), _word_tokenizer(words[:2] + words[2:][::-1])  # same tokens, other ids
+    assert len(mine) == len(other) == 32
+    for name, tok, seed in (("target", mine, 0), ("draft", other, 1), ("same", mine, 1)):
+        model = _llama(tok, 1, 32, seed)
+        model.config.pard_token = 0 if name != "target" else None
+        model.save_pretrained(tmp_path / name)
+        tok.save_pretrained(tmp_path / name)
+    assert checkpoints.tokenizer_differences(mine, other)[0].startswith("30 of 32 ids name different tokens")
+    with pytest.raises(ValueError, match=r"differs from the target's .*same size: 30 of 32 ids .*"
+                                         r"id 2: target 'w0', draft 'w29'"):
+        checkpoints.load_pair(tmp_path / "target", tmp_path / "draft", dtype=torch.float64)
+    rc = cli.main(["generate", "--target", str(tmp_path / "target"), "--draft", str(tmp_path / "draft"),
+                   "--prompt", "w1 w2"])
+    assert rc == 2 and "differs from the target's" in capsys.readouterr().err  # a message, no traceback
+    # the same tokenizer in the draft's folder is accepted
+    pair = checkpoints.load_pair(tmp_path / "target", tmp_path / "same", dtype=torch.float64)
+    assert pair.mask_token_id == 0 and checkpoints.default_method(tmp_path / "same") == "pard"
+
+
+def test_zoo_names_resolve_to_folders_and_unbuilt_ones_name_the_command(monkeypatch, tmp_path, saved_pair, built_zoo):
+    from pard_ref import zoo
+
+    assert checkpoints.resolve(saved_pair / "target") == str(saved_pair / "target")  # folders pass through
+    assert checkpoints.resolve("target-l", scale=built_zoo) == str(zoo.model_dir("target-l", built_zoo))
+    assert checkpoints.default_method(None) == "none" and checkpoints.default_method(saved_pair / "ar-draft") == "ar"
+    monkeypatch.setenv("PARD_REF_HOME", str(tmp_path))  # an empty zoo
+    with pytest.raises(FileNotFoundError, match=r"zoo model that is not built yet.*zoo build target-l"):
+        checkpoints.resolve("target-l", scale=built_zoo)

@@ -57,12 +57,23 @@ plain bound can be passed by a speedup over hf-greedy when transformers' own loo
 than ``t_target(1)``, which it does on models this small).
 ``hf-prompt-lookup`` has no bound: its iterations verify a varying number of candidates (often none).
 
+**Families.** ``family="zoo"`` (the default) runs the zoo's targets and drafts on the corpus's held-out
+prompts (plain text). ``family="smol"`` runs ``smol-target`` (SmolLM2-135M-Instruct, :mod:`pard_ref.zoo.smol`)
+on the test split of the chat prompts (``data/eval/chat/``: code, math, chat), each wrapped in the chat
+template, in float32 and bfloat16 (``dtype``); its drafted methods run when the registry has its drafts
+(``smol-draft-ar``, ``smol-draft-pard``: :data:`FAMILIES`), and its per-call cost table also covers
+1, 4, 9, 13 and 17 tokens per call. In float32 every method must give hf-greedy's tokens; a bf16 run can
+round a near-tie differently in a (K+1)-token forward than in a 1-token one, so each divergence is
+reported with the target's top-2 logit gap at that position (``top2_gap``, next to the size of one bf16
+step at that logit), to tell a real near-tie from a bug.
+
 The result (:class:`~pard_ref.bench.report.BenchResult`) and its reading (the goals, markdown) are in
 :mod:`pard_ref.bench.report`, its pictures in :mod:`pard_ref.bench.plots`; both are re-exported here; how
 each method runs is in :mod:`pard_ref.bench.methods`.
 
-What it does NOT handle: sampling (greedy only), batch size > 1, EOS stops, other checkpoints than the
-zoo's (the functions take zoo names), timings from separate processes (compare within one result
+What it does NOT handle: sampling (greedy only), batch size > 1, EOS stops (a chat answer that ends
+early is continued past its end-of-turn token, as every method does alike), other checkpoints than the
+registry's (the functions take zoo names), timings from separate processes (compare within one result
 only). The machine's load is not controlled: on a shared machine read medians, not single runs.
 """
 
@@ -75,6 +86,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from .. import zoo
+from ..zoo import smol
 from ..decoding.timing import forward_ms
 from ..device import describe_machine
 from ..scale import current as current_scale
@@ -84,7 +96,7 @@ from ..text.tokenizer import encode_prompt
 from .drafting_cost import draft_iteration_ms, speedup_bound
 from .methods import DRAFT_OF, DRAFTING, METHODS, PLAIN, CallCounter, generate_with, hf_settings, timed
 from .plots import plot_accepted_histogram, plot_k_sweep, plot_speedup
-from .report import BenchResult, format_markdown, goals
+from .report import BenchResult, format_cost_comparison, format_markdown, goals
 
 __all__ = [
     "DOMAINS",
@@ -93,7 +105,11 @@ __all__ = [
     "TARGETS",
     "BenchConfig",
     "BenchResult",
+    "FAMILIES",
+    "Family",
+    "available_methods",
     "config_for",
+    "format_cost_comparison",
     "format_markdown",
     "goals",
     "k_sweep",
@@ -103,6 +119,7 @@ __all__ = [
     "plot_k_sweep",
     "plot_speedup",
     "run",
+    "top2_gap",
 ]
 
 TARGETS = zoo.TARGETS
@@ -110,6 +127,68 @@ DOMAINS = corpus.DOMAINS
 BASELINE = "hf-greedy"
 SWEEP_METHODS = ("ar", "pard")
 COSTS = "per-call costs"  # the cost pass's slot in a round's rotation
+
+
+@dataclass(frozen=True)
+class Family:
+    """What one benchmark family runs: its targets, its drafts by role, its prompt domains and dtypes.
+
+    ``drafts`` maps the draft roles the methods use (``"draft-ar"``, ``"draft-pard"``: see
+    :data:`pard_ref.bench.methods.DRAFT_OF`) to zoo model names; a drafted method is available when the
+    registry has its draft. ``chat``: prompts come from ``data/eval/chat/`` (test split) through the
+    tokenizer's chat template, else from the corpus's held-out prompts as plain text.
+    """
+
+    name: str
+    targets: tuple[str, ...]
+    drafts: dict
+    domains: tuple[str, ...]
+    chat: bool = False
+    dtypes: tuple[str, ...] = ("float32",)
+    cost_references: tuple[str, ...] = ()  # other targets whose per-call costs are measured beside (not run)
+
+
+FAMILIES = {
+    "zoo": Family("zoo", zoo.TARGETS, {"draft-ar": "draft-ar", "draft-pard": "draft-pard"}, corpus.DOMAINS),
+    "smol": Family("smol", (smol.NAME,), {"draft-ar": "smol-draft-ar", "draft-pard": "smol-draft-pard"},
+                   smol.CHAT_DOMAINS, chat=True, dtypes=("float32", "bfloat16"), cost_references=("target-l",)),
+}
+SMOL_COST_TOKENS = (1, 4, 9, 13, 17)  # the per-call cost table of the real model
+
+
+def family_of(name: str) -> Family:
+    if name not in FAMILIES:
+        raise ValueError(f"unknown family {name!r}: choose from {', '.join(FAMILIES)}")
+    return FAMILIES[name]
+
+
+def available_methods(family: str = "zoo", scale: str | None = None, *, built: bool = False) -> tuple[str, ...]:
+    """The methods whose models the registry has for ``family`` (a drafted method needs its draft);
+    with ``built``, only those whose draft is also built at ``scale`` (the default set of a run)."""
+    fam = family_of(family)
+
+    def have(m):
+        name = fam.drafts.get(DRAFT_OF.get(m))
+        return m not in DRAFT_OF or (name in zoo.names() and (not built or zoo.is_built(name, scale)))
+
+    return tuple(m for m in METHODS if have(m))
+
+
+def _default_methods(family: str, scale: str | None) -> tuple[str, ...]:
+    """The zoo family runs every method (a missing model is an error naming the build command); another
+    family runs the drafted methods whose drafts are built."""
+    return available_methods(family, scale, built=family != "zoo")
+
+
+def _check_methods(methods, family: str) -> tuple[str, ...]:
+    methods = _check_names("method", methods, METHODS)
+    fam, have = family_of(family), available_methods(family)
+    missing = [m for m in methods if m not in have]
+    if missing:
+        raise ValueError(f"method(s) {', '.join(missing)} need the draft(s) "
+                         f"{', '.join(sorted({fam.drafts[DRAFT_OF[m]] for m in missing}))}, which the model registry "
+                         f"does not have for family {family!r}; available: {', '.join(have)}")
+    return methods
 
 
 @dataclass(frozen=True)
@@ -125,6 +204,7 @@ class BenchConfig:
     sweep_prompts_per_domain: int = 1
     sweep_max_new_tokens: int = 64
     sweep_repeats: int = 2
+    cost_tokens: tuple[int, ...] = ()  # more tokens-per-call sizes for the cost table, besides 1 and K+1
 
 
 PRESETS = {
@@ -135,11 +215,22 @@ PRESETS = {
     # from timed 1/12 and 1/6 slices of the main loop (25-28 s) and of the K sweep (10-16 s)
     "full": BenchConfig(prompts_per_domain=4, max_new_tokens=96, repeats=3),
 }
+SMOL_PRESETS = {
+    # the real model in CI: one prompt per domain, a few tokens, one repeat
+    "ci": BenchConfig(prompts_per_domain=1, max_new_tokens=8, repeats=1, warmup_tokens=2, cost_reps=2,
+                      sweep_max_new_tokens=8, sweep_repeats=1, cost_tokens=SMOL_COST_TOKENS),
+    # the CPU table: 4 test prompts per domain, 64 tokens, 2 repeats, per dtype
+    "full": BenchConfig(prompts_per_domain=4, max_new_tokens=64, repeats=2, cost_reps=5,
+                        sweep_max_new_tokens=32, sweep_repeats=1, cost_tokens=SMOL_COST_TOKENS),
+}
+FAMILY_PRESETS = {"zoo": PRESETS, "smol": SMOL_PRESETS}
 
 
-def config_for(scale: str | None = None, **overrides) -> BenchConfig:
-    """The preset of ``scale`` (default ``$PARD_REF_SCALE`` or ``full``) with ``overrides`` (None = keep) applied."""
-    cfg = preset(PRESETS, scale, **{k: v for k, v in overrides.items() if v is not None})
+def config_for(scale: str | None = None, family: str = "zoo", **overrides) -> BenchConfig:
+    """The preset of ``scale`` (default ``$PARD_REF_SCALE`` or ``full``) for ``family``, with ``overrides``
+    (None = keep) applied."""
+    family_of(family)
+    cfg = preset(FAMILY_PRESETS[family], scale, **{k: v for k, v in overrides.items() if v is not None})
     for name in ("prompts_per_domain", "max_new_tokens", "repeats", "k", "sweep_prompts_per_domain",
                  "sweep_max_new_tokens", "sweep_repeats"):
         v = getattr(cfg, name)
@@ -161,23 +252,57 @@ def _check_names(kind: str, given, allowed) -> tuple[str, ...]:
 # ----------------------------------------------------------------------------------------------
 # models, prompts, counting calls
 # ----------------------------------------------------------------------------------------------
-def load_models(scale: str | None = None, targets=TARGETS, methods=METHODS) -> dict:
-    """``{name: model}`` for the targets and the drafts ``methods`` need, plus ``"tokenizer"``."""
+def load_models(scale: str | None = None, targets=None, methods=None, *, family: str = "zoo", dtype=None) -> dict:
+    """``{name: model}`` for the targets (by name) and the drafts ``methods`` need (by role: ``"draft-ar"``,
+    ``"draft-pard"``, whichever family's model fills it), plus ``"tokenizer"``. ``dtype``: a torch dtype
+    or its name (default float32)."""
+    fam = family_of(family)
+    dtype = getattr(torch, dtype) if isinstance(dtype, str) else (dtype or torch.float32)
     models = {}
-    for name in list(targets) + sorted({DRAFT_OF[m] for m in methods if m in DRAFT_OF}):
-        models[name], models["tokenizer"] = zoo.load(name, scale)
+    for name in targets or fam.targets:
+        models[name], models["tokenizer"] = zoo.load(name, scale, dtype=dtype)
+    for role in sorted({DRAFT_OF[m] for m in methods or _default_methods(family, scale) if m in DRAFT_OF}):
+        models[role], _ = zoo.load(fam.drafts[role], scale, dtype=dtype)
+    for ref in fam.cost_references:  # at the run's scale if built there, else at another built scale; else left out
+        for sc in (current_scale(scale), *(x for x in zoo.SCALES if x != current_scale(scale))):
+            if zoo.is_built(ref, sc):
+                models[f"{ref} ({sc})"], _ = zoo.load(ref, sc, dtype=dtype)
+                break
     return models
 
 
-def _prompts(tok, domains, per_domain: int) -> dict[str, list[tuple[str, torch.Tensor]]]:
-    """``{domain: [(prompt id, ids [1, P])]}``: the first ``per_domain`` held-out prompts."""
+def _references(models: dict, family: str) -> list[str]:
+    """The keys of the cost references loaded in ``models`` (``"target-l (ci)"``, ...)."""
+    return [key for ref in family_of(family).cost_references for key in models if key.startswith(f"{ref} (")]
+
+
+def _prompts(tok, domains, per_domain: int, family: str = "zoo") -> dict[str, list[tuple[str, torch.Tensor]]]:
+    """``{domain: [(prompt id, ids [1, P])]}``: the first ``per_domain`` held-out prompts (a chat family:
+    of the chat prompts' test split, in the chat template)."""
+    chat = family_of(family).chat
     out = {}
     for d in domains:
-        rows = corpus.load_eval_prompts(d)
+        rows = smol.eval_prompts(d, "test") if chat else corpus.load_eval_prompts(d)
         if per_domain > len(rows):
             raise ValueError(f"prompts_per_domain={per_domain} but domain {d!r} has {len(rows)} held-out prompts")
-        out[d] = [(r["id"], torch.tensor([encode_prompt(tok, r["prompt"])])) for r in rows[:per_domain]]
+        encode = smol.chat_ids if chat else encode_prompt
+        out[d] = [(r["id"], torch.tensor([encode(tok, r["prompt"])])) for r in rows[:per_domain]]
     return out
+
+
+@torch.inference_mode()
+def top2_gap(target, ids: torch.Tensor, reference: torch.Tensor, position: int) -> dict:
+    """The target's two best next tokens after ``ids`` + ``reference[:position]`` and their logit gap.
+
+    One forward of the whole prefix, in the target's dtype. ``ulp``: the spacing of that dtype's numbers
+    at the top logit (a gap of a few ulps is a near-tie that rounding can flip). ids: [1, P];
+    reference: [n] new tokens.
+    """
+    seq = torch.cat([ids, reference[:position].to(ids.device)[None]], dim=1)  # [1, P + position]
+    logits = target(seq).logits[0, -1]  # [V], in the target's dtype
+    top = logits.float().topk(2)
+    ulp = float(torch.finfo(logits.dtype).eps) * 2.0 ** float(torch.floor(torch.log2(top.values[0].abs())))
+    return {"top2_tokens": top.indices.tolist(), "top2_gap": float(top.values[0] - top.values[1]), "ulp": ulp}
 
 
 def _rotated(items, shift: int) -> list:
@@ -199,8 +324,10 @@ class _Costs:
     over all passes and, in ``by_domain``, over the passes of each domain's rounds (the machine's load
     can change between the domains' rounds; a row's bound uses the costs of its own domain's rounds)."""
 
-    def __init__(self, models: dict, targets, methods, ks, ctx: int, reps: int):
+    def __init__(self, models: dict, targets, methods, ks, ctx: int, reps: int, extra_tokens=(), references=()):
         self.models, self.targets, self.ks, self.ctx, self.reps = models, tuple(targets), sorted(ks), ctx, reps
+        self.references = tuple(references)  # measured in every pass, beside the targets
+        self.sizes = sorted({1, *extra_tokens} | {kk + 1 for kk in self.ks})
         self.drafting = sorted({DRAFTING[m] for m in methods if m in DRAFTING})
         self.samples: dict[tuple, list[float]] = {}
 
@@ -209,8 +336,8 @@ class _Costs:
 
     def measure(self, targets=None, domain: str | None = None) -> None:
         """One pass: t(1) and t(K+1) of ``targets`` (default all), one drafting iteration per K and drafter."""
-        for t in targets or self.targets:
-            for n in sorted({1} | {kk + 1 for kk in self.ks}):
+        for t in (*(targets or self.targets), *self.references):
+            for n in self.sizes:
                 self._add(("target", t, n, domain), forward_ms(self.models[t], self.ctx, n, self.reps))
         for how in self.drafting:
             draft = self.models["draft-ar" if how == "ar" else "draft-pard"]
@@ -251,30 +378,34 @@ def _bound(method: str, tau: float | None, costs: dict, target: str, k: int,
 # ----------------------------------------------------------------------------------------------
 # the benchmark
 # ----------------------------------------------------------------------------------------------
-def run(scale: str | None = None, targets=TARGETS, methods=METHODS, domains=DOMAINS, prompts_per_domain: int | None = None,
+def run(scale: str | None = None, targets=None, methods=None, domains=None, prompts_per_domain: int | None = None,
         max_new_tokens: int | None = None, k: int | None = None, repeats: int | None = None, progress: bool = True,
-        *, models: dict | None = None) -> BenchResult:
+        *, models: dict | None = None, family: str = "zoo", dtype=None) -> BenchResult:
     """Run the benchmark (see the module docstring) and return a :class:`BenchResult`.
 
-    ``None`` arguments take the preset of ``scale`` (``ci``: 1 prompt per domain, 16 tokens, 2
-    repeats; ``full``: 4 prompts, 96 tokens, 3 repeats; K = 8 at both). hf-greedy, the baseline, is
+    ``None`` arguments take the family's defaults (its targets, domains, and every method whose
+    models the registry has) and the preset of ``scale`` (zoo ``ci``: 1 prompt per domain, 16
+    tokens, 2 repeats; ``full``: 4 prompts, 96 tokens, 3 repeats; smol ``ci``: 1 prompt, 8 tokens, 1
+    repeat; ``full``: 4 prompts, 64 tokens, 2 repeats; K = 8 at all). hf-greedy, the baseline, is
     always run (added when ``methods`` lacks it). ``models``: already loaded models (from
-    :func:`load_models`) to reuse.
+    :func:`load_models`) to reuse; ``dtype``: the dtype to load them in (default float32).
     """
     from tqdm.auto import tqdm
 
     t0 = time.perf_counter()
     scale = current_scale(scale)
-    targets = _check_names("target", targets, TARGETS)
-    methods = _check_names("method", methods, METHODS)
+    fam = family_of(family)
+    targets = _check_names("target", targets or fam.targets, fam.targets)
+    methods = _check_methods(methods or _default_methods(family, scale), family)
     methods = methods if BASELINE in methods else (BASELINE, *methods)
-    domains = _check_names("domain", domains, DOMAINS)
-    cfg = config_for(scale, prompts_per_domain=prompts_per_domain, max_new_tokens=max_new_tokens, k=k, repeats=repeats)
+    domains = _check_names("domain", domains or fam.domains, fam.domains)
+    cfg = config_for(scale, family, prompts_per_domain=prompts_per_domain, max_new_tokens=max_new_tokens, k=k,
+                     repeats=repeats)
     k, n = cfg.k, cfg.max_new_tokens
-    models = models or load_models(scale, targets, methods)
+    models = models or load_models(scale, targets, methods, family=family, dtype=dtype)
     device = next(models[targets[0]].parameters()).device
     prompts = {d: [(pid, ids.to(device)) for pid, ids in rows]
-               for d, rows in _prompts(models["tokenizer"], domains, cfg.prompts_per_domain).items()}
+               for d, rows in _prompts(models["tokenizer"], domains, cfg.prompts_per_domain, family).items()}
     nets = {name: m for name, m in models.items() if name != "tokenizer"}
     counter = CallCounter(nets)
     runs: dict[tuple, list[dict]] = {}  # (method, target, domain, prompt index) -> one dict per repeat
@@ -284,7 +415,8 @@ def run(scale: str | None = None, targets=TARGETS, methods=METHODS, domains=DOMA
             for t in tqdm(targets, desc="warm-up", disable=not progress, leave=False):
                 for m in methods:
                     generate_with(m, models[t], models, first, k, cfg.warmup_tokens)
-            costs = _Costs(models, targets, methods, [k], _cost_context(prompts, n), cfg.cost_reps)
+            costs = _Costs(models, targets, methods, [k], _cost_context(prompts, n), cfg.cost_reps, cfg.cost_tokens,
+                           _references(models, family))
             # domains alternate prompt by prompt, so a change of machine load does not fall on one domain
             jobs = [(r, d, p, t) for r in range(cfg.repeats) for p in range(cfg.prompts_per_domain) for d in domains
                     for t in targets]
@@ -309,7 +441,17 @@ def run(scale: str | None = None, targets=TARGETS, methods=METHODS, domains=DOMA
             for m in methods:
                 rows.append(base if m == BASELINE else
                             _domain_row(m, t, d, prompts[d], runs, costs, k, n, base, mismatches))
-    settings = {"scale": scale, "targets": list(targets), "methods": list(methods), "domains": list(domains),
+    for x in mismatches:  # where a method left hf-greedy's tokens: how close the target's top two were there
+        if x["first_difference"] is not None:
+            p, pos = x.pop("prompt_index"), x["first_difference"]
+            ref = runs[BASELINE, x["target"], x["domain"], p][0]["tokens"]
+            x.update(top2_gap(models[x["target"]], prompts[x["domain"]][p][1], ref, pos),
+                     hf_token=int(ref[pos]), method_token=int(runs[x["method"], x["target"], x["domain"], p]
+                                                              [x["repeat"]]["tokens"][pos]))
+        x.pop("prompt_index", None)
+    used_dtype = next(models[targets[0]].parameters()).dtype
+    settings = {"scale": scale, "family": family, "dtype": str(used_dtype).removeprefix("torch."),
+                "targets": list(targets), "methods": list(methods), "domains": list(domains),
                 **asdict(cfg), "prompt_ids": {d: [pid for pid, _ in rows_] for d, rows_ in prompts.items()},
                 "eos": "disabled (every method generates exactly max_new_tokens)", "greedy": True}
     return BenchResult(rows=rows, settings=settings, machine=describe_machine(), costs=costs, mismatches=mismatches,
@@ -327,7 +469,8 @@ def _domain_row(method, target, domain, prompts, runs, costs, k, n, base, mismat
                 tokens_ok = False
                 diff = (r["tokens"] != ref).nonzero()
                 mismatches.append({"method": method, "target": target, "domain": domain, "prompt_id": pid,
-                                   "repeat": rep, "first_difference": int(diff[0]) if len(diff) else None})
+                                   "repeat": rep, "first_difference": int(diff[0]) if len(diff) else None,
+                                   "prompt_index": p})
         accepted += reps[0]["accepted"]
         tcalls.append(reps[0]["target_calls"])
         dcalls.append(reps[0]["draft_calls"])
@@ -350,9 +493,10 @@ def _domain_row(method, target, domain, prompts, runs, costs, k, n, base, mismat
 # ----------------------------------------------------------------------------------------------
 # the K sweep
 # ----------------------------------------------------------------------------------------------
-def k_sweep(scale: str | None = None, target: str = "target-l", ks=range(1, 17), methods=SWEEP_METHODS,
-            domains=DOMAINS, prompts_per_domain: int | None = None, max_new_tokens: int | None = None,
-            repeats: int | None = None, progress: bool = True, *, models: dict | None = None) -> list[dict]:
+def k_sweep(scale: str | None = None, target: str | None = None, ks=range(1, 17), methods=SWEEP_METHODS,
+            domains=None, prompts_per_domain: int | None = None, max_new_tokens: int | None = None,
+            repeats: int | None = None, progress: bool = True, *, models: dict | None = None,
+            family: str = "zoo", dtype=None) -> list[dict]:
     """Speedup, τ and bound against K for the pard_ref drafted methods on one target.
 
     One row per method and K: ``method, k, target, tokens_per_second, speedup`` (vs hf-greedy on the
@@ -363,20 +507,22 @@ def k_sweep(scale: str | None = None, target: str = "target-l", ks=range(1, 17),
     from tqdm.auto import tqdm
 
     scale = current_scale(scale)
-    (target,) = _check_names("target", (target,), TARGETS)
+    fam = family_of(family)
+    (target,) = _check_names("target", (target or fam.targets[-1],), fam.targets)
     methods = _check_names("method", methods, SWEEP_METHODS)
-    domains = _check_names("domain", domains, DOMAINS)
+    _check_methods(methods, family)
+    domains = _check_names("domain", domains or fam.domains, fam.domains)
     ks = sorted({int(x) for x in ks})
     if not ks or ks[0] < 1:
         raise ValueError(f"every K must be an integer >= 1, got {list(ks)}")
-    cfg = config_for(scale, sweep_prompts_per_domain=prompts_per_domain, sweep_max_new_tokens=max_new_tokens,
+    cfg = config_for(scale, family, sweep_prompts_per_domain=prompts_per_domain, sweep_max_new_tokens=max_new_tokens,
                      sweep_repeats=repeats)
     n = cfg.sweep_max_new_tokens
-    models = models or load_models(scale, (target,), methods)
+    models = models or load_models(scale, (target,), methods, family=family, dtype=dtype)
     tgt = models[target]
     device = next(tgt.parameters()).device
     prompts = [(d, pid, ids.to(device)) for d, rows in _prompts(models["tokenizer"], domains,
-                                                                cfg.sweep_prompts_per_domain).items()
+                                                                cfg.sweep_prompts_per_domain, family).items()
                for pid, ids in rows]
     jobs = [(BASELINE, None)] + [(m, kk) for m in methods for kk in ks]
     nets = {target: tgt, **{DRAFT_OF[m]: models[DRAFT_OF[m]] for m in methods}}
@@ -427,39 +573,57 @@ def k_sweep(scale: str | None = None, target: str = "target-l", ks=range(1, 17),
 # ----------------------------------------------------------------------------------------------
 # the command
 # ----------------------------------------------------------------------------------------------
-def main(scale: str | None = None, *, targets=TARGETS, methods=METHODS, domains=DOMAINS, prompts_per_domain=None,
-         max_new_tokens=None, k=None, repeats=None, json_path=None, out_dir=None, sweep: bool = True,
-         progress: bool = True) -> BenchResult:
-    """``python -m pard_ref bench``: run, attach a K sweep on the largest target, print the markdown;
-    write ``--json`` and, with ``--out DIR``, ``bench.md``, ``bench.json`` and the three plots."""
+def main(scale: str | None = None, *, family: str = "zoo", dtypes=None, targets=None, methods=None, domains=None,
+         prompts_per_domain=None, max_new_tokens=None, k=None, repeats=None, json_path=None, out_dir=None,
+         sweep: bool = True, progress: bool = True) -> list[BenchResult]:
+    """``python -m pard_ref bench``: run once per dtype (the family's: zoo float32; smol float32 and
+    bfloat16), attach a K sweep on the largest target when drafted methods run, print the markdown (and,
+    for several dtypes, their per-call costs side by side); write ``--json`` and, with ``--out DIR``,
+    ``bench.md``, ``bench.json`` and (zoo family) the three plots. Returns one result per dtype."""
+    import json
     from pathlib import Path
 
     scale = current_scale(scale)
-    targets = _check_names("target", targets, TARGETS)
-    methods = _check_names("method", methods, METHODS)
-    config_for(scale, prompts_per_domain=prompts_per_domain, max_new_tokens=max_new_tokens, k=k, repeats=repeats)
+    fam = family_of(family)
+    targets = _check_names("target", targets or fam.targets, fam.targets)
+    methods = _check_methods(methods or _default_methods(family, scale), family)
+    domains = _check_names("domain", domains or fam.domains, fam.domains)
+    dtypes = _check_names("dtype", dtypes or fam.dtypes, ("float32", "bfloat16", "float16", "float64"))
+    config_for(scale, family, prompts_per_domain=prompts_per_domain, max_new_tokens=max_new_tokens, k=k,
+               repeats=repeats)
     sweep_target = "target-l" if "target-l" in targets else targets[-1]
     sweep_methods = tuple(m for m in SWEEP_METHODS if m in methods)
-    models = load_models(scale, targets, tuple(methods) + sweep_methods)
-    result = run(scale, targets, methods, domains, prompts_per_domain, max_new_tokens, k, repeats, progress,
-                 models=models)
-    if sweep and sweep_methods:
-        t0 = time.perf_counter()
-        result.k_sweep = k_sweep(scale, sweep_target, methods=sweep_methods, domains=domains, progress=progress,
-                                 models=models)
-        result.seconds += time.perf_counter() - t0
-    table = format_markdown(result)
-    print(table)
+    results = []
+    for dtype in dtypes:
+        models = load_models(scale, targets, tuple(methods) + sweep_methods, family=family, dtype=dtype)
+        result = run(scale, targets, methods, domains, prompts_per_domain, max_new_tokens, k, repeats, progress,
+                     models=models, family=family)
+        if sweep and sweep_methods:
+            t0 = time.perf_counter()
+            result.k_sweep = k_sweep(scale, sweep_target, methods=sweep_methods, domains=domains, progress=progress,
+                                     models=models, family=family)
+            result.seconds += time.perf_counter() - t0
+        results.append(result)
+        del models
+    tables = [format_markdown(r) for r in results]
+    if len(results) > 1:
+        tables.append(format_cost_comparison(results))
+    text = "\n".join(tables)
+    print(text)
+    blob = results[0].to_json() if len(results) == 1 else json.dumps(
+        {"family": family, "results": [r.to_dict() for r in results]}, indent=1)
     if json_path:
-        result.to_json(json_path)
+        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_path).write_text(blob)
     if out_dir:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "bench.md").write_text(table)
-        result.to_json(out / "bench.json")
-        _save_plots(result, out, sweep_target)
-        print(f"bench: wrote {out}/bench.{{md,json}} and plots")
-    return result
+        (out / "bench.md").write_text(text)
+        (out / "bench.json").write_text(blob)
+        if family == "zoo":
+            _save_plots(results[0], out, sweep_target)
+        print(f"bench: wrote {out}/bench.{{md,json}}" + (" and plots" if family == "zoo" else ""))
+    return results
 
 
 def _save_plots(result: BenchResult, out, target: str) -> None:

@@ -7,7 +7,9 @@ goals, met or not, and the whole result as markdown.
   prose least); with a K sweep attached, PARD against AR each at its best K. Each goal carries a
   note computed from the measured figures (τ, the bound) that says what limits it.
 - :func:`format_markdown`: settings and machine, the table, domain averages per target, per-call costs,
-  the goals, the K sweep, token mismatches.
+  the goals (zoo family), the K sweep, token mismatches (with the target's top-2 logit gap where a
+  method left hf-greedy's tokens).
+- :func:`format_cost_comparison`: the per-call costs of several results (one per dtype) side by side.
 
 What it does NOT do: judge figures from different runs together, or explain a gap beyond what the
 measured τ, bound and costs show (the analysis belongs in ``docs/benchmarks.md``).
@@ -164,18 +166,47 @@ def _fmt(v, spec: str = ".2f", suffix: str = "") -> str:
     return f"{v:{spec}}{suffix}"
 
 
+def _gap_note(x: dict) -> str:
+    """Where a method left hf-greedy's tokens: the tokens and the target's top-2 logit gap there."""
+    if "top2_gap" not in x:
+        return ""
+    return (f" (hf-greedy {x['hf_token']}, this method {x['method_token']}; the target's top two there "
+            f"{x['top2_tokens']}, logit gap {x['top2_gap']:.4g} = {x['top2_gap'] / x['ulp']:.1f} steps of its "
+            f"dtype at that logit)")
+
+
+def format_cost_comparison(results: list[BenchResult]) -> str:
+    """The per-call costs (ms, and as a multiple of a 1-token call) of several results side by side, one
+    row per target and dtype; each result's costs were measured interleaved with its own runs."""
+    sizes = sorted({n for r in results for curve in r.costs["target"].values() for n in curve})
+    lines = ["### Per-call costs by dtype (ms; x a 1-token call)", "",
+             "| target | dtype | cache | " + " | ".join(f"{n} token{'s' if n > 1 else ''}" for n in sizes) + " |",
+             "|---|---|---:|" + "---:|" * len(sizes)]
+    for r in results:
+        for t, curve in r.costs["target"].items():
+            cells = [f"{curve[n]:.1f} ({curve[n] / curve[1]:.2f}x)" if n in curve else "-" for n in sizes]
+            lines.append(f"| {t} | {r.settings.get('dtype', 'float32')} | {r.costs['context']} | "
+                         + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def format_markdown(result: BenchResult) -> str:
     """The result as markdown: settings and machine, the table, domain averages per target, per-call
     costs, the goals (met or not), the K sweep (when attached) and any token mismatches."""
     s, mach = result.settings, result.machine
+    family, dtype = s.get("family", "zoo"), s.get("dtype", "float32")
+    title = ("## Benchmark: PARD vs transformers and pard_ref's own decoding" if family == "zoo" else
+             f"## Benchmark, family `{family}` ({', '.join(s['targets'])}), {dtype}")
+    prompts = ("held-out prompt(s) per domain" if family == "zoo" else
+               "test prompt(s) per domain (data/eval/chat/, in the chat template)")
     lines = [
-        "## Benchmark: PARD vs transformers and pard_ref's own decoding",
+        title,
         "",
         (f"Machine: {mach['processor']}, {mach['cpu_count']} CPUs, device {mach['device_name']}, "
         f"{mach['torch_threads']} torch thread(s); Python {mach['python']}, torch {mach['torch']}, "
         f"transformers {mach['transformers']}; {mach['date']}."),
-        (f"Settings: zoo scale `{s['scale']}`, greedy, K={s['k']}, {s['max_new_tokens']} new tokens per prompt "
-        f"(EOS disabled), {s['prompts_per_domain']} held-out prompt(s) per domain, {s['repeats']} repeat(s), "
+        (f"Settings: scale `{s['scale']}`, {dtype}, greedy, K={s['k']}, {s['max_new_tokens']} new tokens per prompt "
+        f"(EOS disabled), {s['prompts_per_domain']} {prompts}, {s['repeats']} repeat(s), "
         f"methods interleaved in rotated order, warm-up excluded, medians. Wall time {result.seconds:.0f} s."),
         ("Speedup: tokens/s over hf-greedy on the same target and domain. τ: mean accepted length. Calls: "
         "forwards per generation. Bound: τ·t(1)/(t(K+1)+t_draft) from measured per-call costs; "
@@ -205,14 +236,20 @@ def format_markdown(result: BenchResult) -> str:
               "| model | " + " | ".join(f"{n} token{'s' if n > 1 else ''}" for n in sorted(next(iter(c['target'].values())))) + " |",
               "|---|" + "---:|" * len(next(iter(c["target"].values())))]
     for t, curve in c["target"].items():
-        lines.append(f"| {t} forward | " + " | ".join(f"{curve[n]:.2f}" for n in sorted(curve)) + " |")
-    lines += ["", "One drafting iteration (ms): " + "; ".join(
-        f"{how} ({'K draft forwards' if how == 'ar' else 'one forward of K tokens'}) "
-        + ", ".join(f"K={kk}: {ms:.2f}" for kk, ms in sorted(curve.items())) for how, curve in c["draft"].items()) + "."]
-    lines += ["", "### Goals (CPU, zoo, domain averages)", "", "| goal | measured | met | note |", "|---|---|:---:|---|"]
-    for g in goals(result):
-        met = "n/a" if g["met"] is None else ("met" if g["met"] else "**not met**")
-        lines.append(f"| {g['goal']} ({g['target']}) | {g['measured']} | {met} | {g['note']} |")
+        label = t if t in s["targets"] else f"{t}, for comparison (not run)"
+        lines.append(f"| {label} forward | " + " | ".join(f"{curve[n]:.2f}" for n in sorted(curve)) + " |")
+        lines.append(f"| {t}: t(n) / t(1) | " + " | ".join(f"{curve[n] / curve[1]:.2f}x" for n in sorted(curve)) + " |")
+    if c["draft"]:
+        lines += ["", "One drafting iteration (ms): " + "; ".join(
+            f"{how} ({'K draft forwards' if how == 'ar' else 'one forward of K tokens'}) "
+            + ", ".join(f"K={kk}: {ms:.2f}" for kk, ms in sorted(curve.items())) for how, curve in c["draft"].items())
+            + "."]
+    if family == "zoo":
+        lines += ["", "### Goals (CPU, zoo, domain averages)", "", "| goal | measured | met | note |",
+                  "|---|---|:---:|---|"]
+        for g in goals(result):
+            met = "n/a" if g["met"] is None else ("met" if g["met"] else "**not met**")
+            lines.append(f"| {g['goal']} ({g['target']}) | {g['measured']} | {met} | {g['note']} |")
     if result.k_sweep:
         r0 = result.k_sweep[0]
         sweep_methods = list(dict.fromkeys(r["method"] for r in result.k_sweep))
@@ -234,7 +271,7 @@ def format_markdown(result: BenchResult) -> str:
     if result.mismatches:
         lines += [f"**{len(result.mismatches)} generation(s) differ from hf-greedy's tokens:**", ""]
         lines += [f"- {x['method']} on {x['target']}, {x['domain']} prompt {x['prompt_id']} (repeat {x['repeat']}): "
-                  f"first difference at new token {x['first_difference']}" for x in result.mismatches]
+                  f"first difference at new token {x['first_difference']}" + _gap_note(x) for x in result.mismatches]
     else:
         lines.append("Every method produced exactly hf-greedy's tokens on every prompt and repeat.")
     return "\n".join(lines) + "\n"

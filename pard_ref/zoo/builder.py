@@ -7,6 +7,9 @@ makes concurrent builders (e.g. test workers) wait for each other instead of tra
 Every model is a ``transformers`` model saved with ``save_pretrained`` and loads with
 ``from_pretrained`` exactly like a hub checkpoint.
 
+A model registered with a ``converter`` (``smol-target``, :mod:`pard_ref.zoo.smol`) is not trained:
+every function here hands it to its converter (its own key and folder, the same at every scale).
+
 What it does not handle: resuming an interrupted build (it restarts), or sharing builds between
 Python versions (the corpus differs, so the key differs).
 """
@@ -39,6 +42,8 @@ from .family import (
 def build_key(name: str, scale: str | None = None) -> str:
     """A hash of everything that determines a model's weights."""
     spec, scale = check(name, scale)
+    if spec.converter is not None:  # a converted model: its own key, the same at every scale
+        return spec.converter.build_key()
     recipe = asdict(spec.recipes[scale])
     if not recipe.get("long_steps"):  # no context extension: the key of a model built before it existed
         recipe.pop("long_steps", None)
@@ -57,15 +62,23 @@ def build_key(name: str, scale: str | None = None) -> str:
 def model_dir(name: str, scale: str | None = None) -> Path:
     """The folder a built model lives in (it may not exist yet)."""
     spec, scale = check(name, scale)
+    if spec.converter is not None:
+        return spec.converter.folder()
     return paths.zoo_dir() / scale / f"{name}-{build_key(name, scale)}"
 
 
 def is_built(name: str, scale: str | None = None) -> bool:
+    spec, scale = check(name, scale)
+    if spec.converter is not None:  # False too when its package is not installed
+        return spec.converter.is_converted()
     return (model_dir(name, scale) / "pard_ref.json").exists()
 
 
 def info(name: str, scale: str | None = None) -> dict:
-    """The build record of a built model: recipe, parameter count, build seconds, loss curve."""
+    """The build record of a built model: recipe, parameter count, build seconds, loss curve
+    (a converted model: its provenance)."""
+    if check(name, scale)[0].converter is not None:
+        return check(name, scale)[0].converter.info()
     path = model_dir(name, scale) / "pard_ref.json"
     if not path.exists():
         _missing(name, scale)
@@ -87,7 +100,9 @@ def load(name: str, scale: str | None = None, *, device=None, dtype=None):
     """
     from transformers import AutoModelForCausalLM, PreTrainedTokenizerFast
 
-    check(name, scale)
+    spec, scale = check(name, scale)
+    if spec.converter is not None:  # its own default dtype: float32 on a CPU, bfloat16 on a GPU
+        return spec.converter.load(dtype=dtype, device=device)
     folder = model_dir(name, scale)
     if not (folder / "pard_ref.json").exists():
         _missing(name, scale)
@@ -201,8 +216,10 @@ def run_finish(model, tok, recipe: Recipe, desc: str, progress: bool) -> dict:
 
 
 def build_one(name: str, scale: str | None = None, *, progress: bool = True) -> Path:
-    """Train and save one model if it is not built yet; returns its folder."""
+    """Train and save one model if it is not built yet (convert it, for a converted model); returns its folder."""
     spec, scale = check(name, scale)
+    if spec.converter is not None:
+        return spec.converter.convert(progress=progress)
     final = model_dir(name, scale)
     with paths.file_lock(final.parent / f".{name}.lock"):
         if (final / "pard_ref.json").exists():
@@ -258,9 +275,16 @@ def build(scale: str | None = None, names_: list[str] | None = None, *, progress
     threads busy.
     """
     scale = current_scale(scale)
-    corpus.build(quiet=not progress)
-    tokenizer_mod.build(quiet=not progress)
     wanted = set(names_ or names())
+    if any(SPECS[n].converter is None for n in wanted if n in SPECS):  # a converted model needs no corpus
+        corpus.build(quiet=not progress)
+        tokenizer_mod.build(quiet=not progress)
+    for n in sorted(wanted):  # the whole family: a converted model whose package is missing is skipped, with a note
+        conv = SPECS[n].converter if n in SPECS else None
+        if not names_ and conv is not None and not conv.is_installed():
+            wanted.discard(n)
+            if progress:
+                print(f"zoo: skipping {n}: {conv.install_hint()}")
     for n in list(wanted):  # a grown or adapted model needs its parent
         while SPECS[n].grow_from or SPECS[n].pard_from:
             n = SPECS[n].grow_from or SPECS[n].pard_from

@@ -12,6 +12,8 @@ draft-pard     draft-ar adapted into a parallel draft with COD at K=8 (carries `
 
 Other subpackages add their own models with :func:`register` (test-time training registers
 ``arc-base``), each with a ``builder`` the zoo calls to train it; the zoo never imports them.
+``smol-target`` (:mod:`pard_ref.zoo.smol`, a real pretrained model converted from a registry package's
+GGUF file) is registered with a ``converter`` instead, in family ``"smol"``.
 
 The recipe (``docs/zoo.md`` has the measurements behind each choice):
 
@@ -35,6 +37,7 @@ Two scales: ``ci`` (minutes, for tests and CI) and ``full`` (the default).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass, field, replace
 
 from ..scale import DEFAULT_SCALE, SCALES  # noqa: F401  (the zoo's scales are the project's)
@@ -132,6 +135,11 @@ class ModelSpec:
     # builder(scale, progress) -> (model, tokenizer, log): how a registered model of another kind is trained
     builder: Callable | None = field(default=None, compare=False, repr=False)
     key_extra: dict = field(default_factory=dict, hash=False)  # more facts its cache key must cover
+    # A model converted from a file instead of trained (smol-target, pard_ref.zoo.smol): a module with
+    # build_key(), folder(), is_converted(), info(), convert(progress=) and load(dtype=, device=). Its
+    # folder is the same at every scale.
+    converter: Any = field(default=None, compare=False, repr=False)
+    family: str = "zoo"  # the benchmark family it belongs to: "zoo" (trained here) or "smol" (SmolLM2's)
 
 
 # The family (see the module docstring and docs/zoo.md for why):
@@ -192,9 +200,10 @@ PARD_K, PARD_DROP_RATIO, PARD_MIN_DROP_RATIO = 8, 0.7, 0.2
 
 
 def register(spec: ModelSpec) -> None:
-    """Add a model of another subpackage to the zoo (it must bring a ``builder``); idempotent."""
-    if spec.builder is None:
-        raise ValueError(f"zoo.register({spec.name!r}): a registered model needs a builder(scale, progress)")
+    """Add a model of another subpackage to the zoo (it must bring a ``builder`` or a ``converter``); idempotent."""
+    if spec.builder is None and spec.converter is None:
+        raise ValueError(f"zoo.register({spec.name!r}): a registered model needs a builder(scale, progress) "
+                         "or a converter")
     known = SPECS.get(spec.name)
     if known is not None and known != spec:
         raise ValueError(f"the zoo already has a different model called {spec.name!r}")
