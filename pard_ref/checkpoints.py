@@ -38,6 +38,7 @@ import torch
 from .decoding import DecodingStats, generate
 from .decoding.checks import embedding_size, resolve_mask_id
 from .device import default_device, default_dtype
+from .text.tokenizer import encode_chat
 
 
 @dataclass
@@ -181,9 +182,7 @@ def encode(tokenizer, prompt: str, chat: bool = False) -> list[int]:
     if chat:
         if getattr(tokenizer, "chat_template", None) is None:
             raise ValueError("chat=True but this tokenizer has no chat template; pass chat=False")
-        ids = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
-                                            tokenize=True)
-        return list(ids["input_ids"] if hasattr(ids, "keys") else ids)  # a BatchEncoding in transformers 5
+        return encode_chat(tokenizer, prompt)
     return tokenizer(prompt)["input_ids"]
 
 

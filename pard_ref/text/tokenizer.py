@@ -103,6 +103,17 @@ def encode_document(tok, text: str) -> list[int]:
     return [tok.bos_token_id, *tok(text, add_special_tokens=False)["input_ids"], tok.eos_token_id]
 
 
+def encode_chat(tok, prompt: str, system: str | None = None) -> list[int]:
+    """One user turn in ``tok``'s chat template, ready for the assistant's answer (instruction-tuned models).
+
+    Without ``system`` the template inserts its own default system prompt, if it has one.
+    """
+    messages = ([{"role": "system", "content": system}] if system is not None else []) + \
+               [{"role": "user", "content": prompt}]
+    ids = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+    return list(ids["input_ids"] if hasattr(ids, "keys") else ids)  # a BatchEncoding in transformers 5
+
+
 def encode_prompt(tok, text: str) -> list[int]:
     """``<|bos|> text`` as ids: how held-out prompts are fed for generation."""
     return [tok.bos_token_id, *tok(text, add_special_tokens=False)["input_ids"]]

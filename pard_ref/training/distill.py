@@ -21,12 +21,9 @@ import time
 
 import torch
 
+from ..text.tokenizer import encode_chat
+
 __all__ = ["answer_prompts", "draft_config", "projected_embedding", "small_llama_like"]
-
-
-def _chat_prefix(tok, prompt: str) -> list[int]:
-    ids = tok.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=True)
-    return list(ids["input_ids"] if hasattr(ids, "keys") else ids)
 
 
 @torch.no_grad()
@@ -50,7 +47,7 @@ def answer_prompts(target, tok, prompts: list[str], *, max_new_tokens: int = 128
     t0 = time.perf_counter()
     bar = tqdm(total=len(prompts), desc="distillation answers", unit="prompt", disable=not progress)
     for start in range(0, len(prompts), batch_size):
-        prefixes = [_chat_prefix(tok, p) for p in prompts[start:start + batch_size]]
+        prefixes = [encode_chat(tok, p) for p in prompts[start:start + batch_size]]
         width = max(len(p) for p in prefixes)
         ids = torch.full((len(prefixes), width), pad, dtype=torch.long)
         attn = torch.zeros((len(prefixes), width), dtype=torch.long)

