@@ -90,6 +90,9 @@ def _cmd_generate(args) -> int:
         tau = f", mean accepted length {r['mean_accepted_length']:.2f}" if r["mean_accepted_length"] else ""
         print(f"{r['method']:>5s}: {r['tokens']} tokens, {r['tokens_per_second']:.1f} tokens/s{tau}, "
               f"same tokens as plain: {'yes' if r['same_tokens'] else 'NO'}")
+    if len(rows) > 1:  # one run each, measured here: a rough figure (`python -m pard_ref bench` for a table)
+        print(f"speedup of {rows[-1]['method']} over plain decoding: "
+              f"{rows[-1]['tokens_per_second'] / rows[0]['tokens_per_second']:.2f}x (one run each, this machine)")
     return 0 if all(r["same_tokens"] for r in rows) else 1
 
 

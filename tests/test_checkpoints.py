@@ -2,6 +2,7 @@
 own (as a user's downloaded Llama-3 target and PARD draft would be), loaded back with from_pretrained
 by pard_ref.checkpoints, decode exactly like plain greedy decoding; bad folders give clear errors."""
 
+import re
 import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
@@ -57,6 +58,7 @@ def test_compare_rows_and_cli(saved_pair, capsys):
                    "--prompt", "x = 1", "--k", "4", "--max-new-tokens", "12"])
     out = capsys.readouterr().out
     assert rc == 0 and "pard:" in out and "same tokens as plain: yes" in out
+    assert re.search(r"speedup of pard over plain decoding: \d+\.\d\dx", out)
 
 
 def test_bad_checkpoints_give_clear_errors(saved_pair, tmp_path):

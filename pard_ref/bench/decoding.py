@@ -69,7 +69,8 @@ step at that logit), to tell a real near-tie from a bug.
 
 The result (:class:`~pard_ref.bench.report.BenchResult`) and its reading (the goals, markdown) are in
 :mod:`pard_ref.bench.report`, its pictures in :mod:`pard_ref.bench.plots`; both are re-exported here; how
-each method runs is in :mod:`pard_ref.bench.methods`.
+each method runs is in :mod:`pard_ref.bench.methods`. The families themselves (:class:`Family`,
+:data:`FAMILIES`, :func:`family_of`, the prompts) live in :mod:`pard_ref.zoo.families`, re-exported here.
 
 What it does NOT handle: sampling (greedy only), batch size > 1, EOS stops (a chat answer that ends
 early is continued past its end-of-turn token, as every method does alike), other checkpoints than the
@@ -86,13 +87,13 @@ from dataclasses import asdict, dataclass
 import torch
 
 from .. import zoo
-from ..zoo import smol
+from ..zoo.families import FAMILIES, Family, family_of
+from ..zoo.families import prompts as _prompts  # the benchmark's encoded prompts
 from ..decoding.timing import forward_ms
 from ..device import describe_machine
 from ..scale import current as current_scale
 from ..scale import preset
 from ..text import corpus
-from ..text.tokenizer import encode_prompt
 from .drafting_cost import draft_iteration_ms, speedup_bound
 from .methods import DRAFT_OF, DRAFTING, METHODS, PLAIN, CallCounter, generate_with, hf_settings, timed
 from .plots import plot_accepted_histogram, plot_k_sweep, plot_speedup
@@ -129,37 +130,7 @@ SWEEP_METHODS = ("ar", "pard")
 COSTS = "per-call costs"  # the cost pass's slot in a round's rotation
 
 
-@dataclass(frozen=True)
-class Family:
-    """What one benchmark family runs: its targets, its drafts by role, its prompt domains and dtypes.
-
-    ``drafts`` maps the draft roles the methods use (``"draft-ar"``, ``"draft-pard"``: see
-    :data:`pard_ref.bench.methods.DRAFT_OF`) to zoo model names; a drafted method is available when the
-    registry has its draft. ``chat``: prompts come from ``data/eval/chat/`` (test split) through the
-    tokenizer's chat template, else from the corpus's held-out prompts as plain text.
-    """
-
-    name: str
-    targets: tuple[str, ...]
-    drafts: dict
-    domains: tuple[str, ...]
-    chat: bool = False
-    dtypes: tuple[str, ...] = ("float32",)
-    cost_references: tuple[str, ...] = ()  # other targets whose per-call costs are measured beside (not run)
-
-
-FAMILIES = {
-    "zoo": Family("zoo", zoo.TARGETS, {"draft-ar": "draft-ar", "draft-pard": "draft-pard"}, corpus.DOMAINS),
-    "smol": Family("smol", (smol.NAME,), {"draft-ar": "smol-draft-ar", "draft-pard": "smol-draft-pard"},
-                   smol.CHAT_DOMAINS, chat=True, dtypes=("float32", "bfloat16"), cost_references=("target-l",)),
-}
 SMOL_COST_TOKENS = (1, 4, 9, 13, 17)  # the per-call cost table of the real model
-
-
-def family_of(name: str) -> Family:
-    if name not in FAMILIES:
-        raise ValueError(f"unknown family {name!r}: choose from {', '.join(FAMILIES)}")
-    return FAMILIES[name]
 
 
 def available_methods(family: str = "zoo", scale: str | None = None, *, built: bool = False) -> tuple[str, ...]:
@@ -274,20 +245,6 @@ def load_models(scale: str | None = None, targets=None, methods=None, *, family:
 def _references(models: dict, family: str) -> list[str]:
     """The keys of the cost references loaded in ``models`` (``"target-l (ci)"``, ...)."""
     return [key for ref in family_of(family).cost_references for key in models if key.startswith(f"{ref} (")]
-
-
-def _prompts(tok, domains, per_domain: int, family: str = "zoo") -> dict[str, list[tuple[str, torch.Tensor]]]:
-    """``{domain: [(prompt id, ids [1, P])]}``: the first ``per_domain`` held-out prompts (a chat family:
-    of the chat prompts' test split, in the chat template)."""
-    chat = family_of(family).chat
-    out = {}
-    for d in domains:
-        rows = smol.eval_prompts(d, "test") if chat else corpus.load_eval_prompts(d)
-        if per_domain > len(rows):
-            raise ValueError(f"prompts_per_domain={per_domain} but domain {d!r} has {len(rows)} held-out prompts")
-        encode = smol.chat_ids if chat else encode_prompt
-        out[d] = [(r["id"], torch.tensor([encode(tok, r["prompt"])])) for r in rows[:per_domain]]
-    return out
 
 
 @torch.inference_mode()
@@ -579,7 +536,8 @@ def main(scale: str | None = None, *, family: str = "zoo", dtypes=None, targets=
     """``python -m pard_ref bench``: run once per dtype (the family's: zoo float32; smol float32 and
     bfloat16), attach a K sweep on the largest target when drafted methods run, print the markdown (and,
     for several dtypes, their per-call costs side by side); write ``--json`` and, with ``--out DIR``,
-    ``bench.md``, ``bench.json`` and (zoo family) the three plots. Returns one result per dtype."""
+    ``bench.md``, ``bench.json`` and the plots (speedup, accepted lengths, K sweep; per dtype, suffixed
+    ``_float32`` / ``_bfloat16`` when several ran). Returns one result per dtype."""
     import json
     from pathlib import Path
 
@@ -620,22 +578,23 @@ def main(scale: str | None = None, *, family: str = "zoo", dtypes=None, targets=
         out.mkdir(parents=True, exist_ok=True)
         (out / "bench.md").write_text(text)
         (out / "bench.json").write_text(blob)
-        if family == "zoo":
-            _save_plots(results[0], out, sweep_target)
-        print(f"bench: wrote {out}/bench.{{md,json}}" + (" and plots" if family == "zoo" else ""))
+        for r in results:  # one set of plots per dtype (suffixed when there are several)
+            dtype = r.settings.get("dtype", "")
+            _save_plots(r, out, sweep_target, f"_{dtype}" if len(results) > 1 else "")
+        print(f"bench: wrote {out}/bench.{{md,json}} and plots")
     return results
 
 
-def _save_plots(result: BenchResult, out, target: str) -> None:
+def _save_plots(result: BenchResult, out, target: str, suffix: str = "") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figures = [("bench_speedup.png", lambda ax: plot_speedup(result, target, ax=ax)),
-               ("bench_accepted.png", lambda ax: plot_accepted_histogram(result, target, ax=ax))]
+    figures = [(f"bench_speedup{suffix}.png", lambda ax: plot_speedup(result, target, ax=ax)),
+               (f"bench_accepted{suffix}.png", lambda ax: plot_accepted_histogram(result, target, ax=ax))]
     if result.k_sweep:
-        figures.append(("bench_k_sweep.png", lambda ax: plot_k_sweep(result.k_sweep, ax=ax)))
+        figures.append((f"bench_k_sweep{suffix}.png", lambda ax: plot_k_sweep(result.k_sweep, ax=ax)))
     for name, draw in figures:
         fig, ax = plt.subplots(figsize=(7, 4))
         draw(ax)

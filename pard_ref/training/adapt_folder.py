@@ -53,6 +53,7 @@ class AdaptConfig:
     lr: float = 1e-3
     warmup: int | None = None  # default: 10 % of the steps
     seed: int = 0
+    seen_vocab: bool = False  # loss over the data's tokens + the mask only (drafts trained that way: seen_vocab.py)
 
     def check(self) -> None:
         check_pard_args(self.k, self.drop_ratio, self.min_drop_ratio)
@@ -198,7 +199,8 @@ def adapt_model(model, tok, texts: list[str], *, config: AdaptConfig = AdaptConf
     model, log = train_pard_with_log(
         model, stream, k=config.k, drop_ratio=config.drop_ratio, min_drop_ratio=config.min_drop_ratio,
         mask_token_id=mask, steps=config.steps, batch_size=config.batch_size, seq_len=config.seq_len, lr=config.lr,
-        warmup=warmup, log_every=max(1, config.steps // 50), seed=config.seed, device=device, progress=progress)
+        warmup=warmup, log_every=max(1, config.steps // 50), seed=config.seed, device=device, progress=progress,
+        seen_vocab=config.seen_vocab)
     model.config.pard_token = mask
     model.config.spd_type = "pard"
     record = {"pard_token": mask, "spd_type": "pard", **asdict(config), "train_tokens": log.tokens,

@@ -268,16 +268,25 @@ def build_pard_batch(input_ids: torch.Tensor, *, k: int = 8, mask_token_id: int,
 # the loss, spelled out (for per-depth metrics; equals draft(**batch).loss)
 # ----------------------------------------------------------------------------------------------
 def pard_loss(logits: torch.Tensor, labels: torch.Tensor, depth: torch.Tensor | None = None,
-              k: int | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+              k: int | None = None, unseen: int = 0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """PARD loss from ``logits [B, N, V]`` and aligned ``labels [B, N]``; optional per-depth metrics.
 
     Returns ``(loss, metrics)``: loss = mean cross-entropy over entries with a label (computed in
     float32 or better, like transformers). With ``depth [B, N]`` and ``k``, metrics holds, for each
     depth j = 0..K-1 (depth j = proposal j+1 at inference), ``loss_{j}`` and ``acc_{j}`` (top-1
     accuracy), as detached 0-d tensors (NaN when a depth has no labelled query in the batch).
+    ``unseen``: the logits cover only the seen tokens and ``unseen`` more tokens have logit exactly 0
+    (:mod:`pard_ref.training.seen_vocab`); labels index the seen columns. Loss and metrics are then those
+    of the full vocabulary.
     """
-    V = logits.shape[-1]
     logits = logits.float() if logits.dtype in (torch.float16, torch.bfloat16) else logits
+    if unseen:  # one column of log(U) adds U * exp(0) to every normaliser; for the argmax, one 0 logit
+        rest = torch.full_like(logits[..., :1], math.log(unseen))
+        argmax_logits = torch.cat([logits.detach(), torch.zeros_like(rest)], dim=-1)  # [B, N, V_seen + 1]
+        logits = torch.cat([logits, rest], dim=-1)  # [B, N, V_seen + 1]
+    else:
+        argmax_logits = logits
+    V = logits.shape[-1]
     valid = labels != IGNORE_INDEX  # [B, N]
     ce = torch.nn.functional.cross_entropy(logits.reshape(-1, V), labels.reshape(-1),
                                            ignore_index=IGNORE_INDEX, reduction="none").view(labels.shape)
@@ -287,7 +296,7 @@ def pard_loss(logits: torch.Tensor, labels: torch.Tensor, depth: torch.Tensor | 
         if k is None:
             raise ValueError("pard_loss: pass k together with depth")
         with torch.no_grad():
-            correct = (logits.argmax(-1) == labels) & valid
+            correct = (argmax_logits.argmax(-1) == labels) & valid
             for j in range(k):
                 sel = valid & (depth == j)
                 count = sel.sum()

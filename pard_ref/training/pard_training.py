@@ -34,7 +34,8 @@ import torch
 from ..decoding.checks import resolve_mask_id
 from ..device import default_device
 from .lm import TrainConfig, TrainLog, random_windows, train
-from .pard_layout import build_pard_batch, check_pard_args, cod_tokens_per_sequence, pard_loss
+from .pard_layout import IGNORE_INDEX, build_pard_batch, check_pard_args, cod_tokens_per_sequence, pard_loss
+from .seen_vocab import check_unseen_rows_zero, seen_logits
 
 
 def _streams(tokens, weights) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
@@ -109,10 +110,13 @@ def train_pard_with_log(draft, tokens, *, k: int = 8, drop_ratio: float = 0.7, m
                         grad_clip: float = 1.0, log_every: int = 10, seed: int = 0,
                         device: torch.device | str | None = None, progress: bool = True,
                         save_dir: str | Path | None = None, overwrite: bool = False,
-                        on_log: Callable[[int, float, dict], None] | None = None):
+                        on_log: Callable[[int, float, dict], None] | None = None, seen_vocab: bool = False):
     """``train_pard`` that returns ``(draft, log)``; ``log`` is a ``pard_ref.training.lm.TrainLog``.
 
-    See ``train_pard`` for the arguments. ``log.losses`` is the PARD loss at ``log.steps``;
+    See ``train_pard`` for the arguments. ``seen_vocab``: compute the loss from the output rows of the
+    tokens in ``tokens`` plus the mask only (exact for a draft whose other rows are zero, e.g. one
+    trained with :mod:`pard_ref.training.seen_vocab`; any other draft is refused before training).
+    ``log.losses`` is the PARD loss at ``log.steps``;
     ``log.extra["loss_j"]`` / ``log.extra["acc_j"]`` the per-depth loss and top-1 accuracy;
     ``log.tokens`` the layout tokens processed (N per row, after COD).
     """
@@ -137,6 +141,12 @@ def train_pard_with_log(draft, tokens, *, k: int = 8, drop_ratio: float = 0.7, m
                              f"reserved and unused in training text")
         if len(s) and (int(s.min()) < 0 or int(s.max()) >= vocab):
             raise ValueError(f"token stream {name!r} has ids outside the draft's vocabulary (size {vocab})")
+    seen = None
+    if seen_vocab:  # the data's tokens and the mask: the rows this training reads and writes
+        seen = torch.unique(torch.cat([s.long() for s in streams.values()] + [torch.tensor([mask_id])]))
+        check_unseen_rows_zero(draft, seen)
+        index = torch.full((vocab,), IGNORE_INDEX, dtype=torch.long)
+        index[seen] = torch.arange(len(seen))  # token id -> column among the seen rows
     save_path = Path(save_dir) if save_dir is not None else None
     if save_path is not None and save_path.exists() and not overwrite:
         raise FileExistsError(f"{save_path} exists; pass overwrite=True to replace it or choose another save_dir")
@@ -150,9 +160,13 @@ def train_pard_with_log(draft, tokens, *, k: int = 8, drop_ratio: float = 0.7, m
     def loss_fn(model, batch):
         depth = batch.pop("depth")
         labels = batch["labels"]
-        logits = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"],
-                       attention_mask=batch["attention_mask"]).logits  # [B, N, V]
-        return pard_loss(logits, labels, depth, k)
+        inputs = dict(input_ids=batch["input_ids"], position_ids=batch["position_ids"],
+                      attention_mask=batch["attention_mask"])
+        if seen is None:
+            return pard_loss(model(**inputs).logits, labels, depth, k)  # logits [B, N, V]
+        columns = torch.where(labels == IGNORE_INDEX, IGNORE_INDEX,
+                              index.to(labels.device)[labels.clamp(min=0)])  # [B, N] seen columns
+        return pard_loss(seen_logits(model, seen, **inputs), columns, depth, k, unseen=vocab - len(seen))
 
     cfg = TrainConfig(steps=steps, lr=lr, warmup_steps=warmup, min_lr_ratio=min_lr_ratio,
                       weight_decay=weight_decay, grad_clip=grad_clip, log_every=log_every)

@@ -10,9 +10,12 @@ smol-draft-pard`` builds all three; ``docs/pard_training.md`` has the measuremen
 2. **smol-draft-ar**: a narrow Llama (:func:`pard_ref.training.distill.small_llama_like`) sharing the
    target's 49152-token vocabulary, its tied embedding initialised from the target's embedding projected
    onto its top singular directions, trained with the next-token loss on that data (sequence-level
-   distillation).
+   distillation). The loss covers only the output rows of the tokens the data uses (3,322 of 49,152 at
+   full scale; :mod:`pard_ref.training.seen_vocab`: the same loss, the other rows held at zero), which
+   makes a step 4.3x cheaper on a CPU and so buys 4x the steps in the same minutes.
 3. **smol-draft-pard**: smol-draft-ar adapted with COD by :func:`pard_ref.training.adapt_folder.adapt_model`,
-   the code behind ``python -m pard_ref train-pard``, on the same JSONL file; the mask id is
+   the code behind ``python -m pard_ref train-pard``, on the same JSONL file, with the same seen-vocabulary
+   loss (the data's tokens plus the mask: ~6x cheaper per COD step); the mask id is
    :data:`MASK_ID`, one of the tokenizer's code-pretraining special tokens that chat text never produces,
    written to ``config.json`` as ``pard_token`` with ``spd_type: "pard"``.
 
@@ -33,6 +36,7 @@ from ..text.instructions import training_prompts
 from ..training.adapt_folder import AdaptConfig, adapt_model, encode_texts, read_texts
 from ..training.distill import answer_prompts, small_llama_like
 from ..training.lm import TrainConfig, TrainLog, causal_lm_loss, lm_batches, train
+from ..training.seen_vocab import seen_tokens, seen_vocab_loss, zero_unseen_rows
 from . import smol
 from .family import ModelSpec, register
 
@@ -42,7 +46,8 @@ __all__ = ["AR_NAME", "PARD_NAME", "MASK_ID", "DraftRecipe", "PardRecipe", "AR_R
 AR_NAME, PARD_NAME = "smol-draft-ar", "smol-draft-pard"
 MASK_ID = 3  # "<repo_name>": a special token of SmolLM2's code pretraining; chat text never produces it
 DISTILL_VERSION = 1  # bump when the prompts or the way they are answered change
-DRAFT_CODE_VERSION = 2  # bump when the draft's construction changes (2: embedding init at the draft's own scale)
+DRAFT_CODE_VERSION = 3  # bump when the draft's construction changes (2: embedding init at the draft's own scale;
+#                         3: the seen-vocabulary loss)
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,7 @@ class DraftRecipe:
     kv_heads: int = 2
     intermediate: int = 768
     init_embedding: bool = True  # from the target's embedding, projected (else random)
+    seen_vocab: bool = True  # train only the output rows of tokens the data uses (exact: training/seen_vocab.py)
     steps: int = 400
     batch_size: int = 8
     seq_len: int = 128
@@ -76,14 +82,14 @@ class PardRecipe:
 
 
 AR_RECIPES = {
-    "full": DraftRecipe(prompts=480, steps=150, warmup=15),
+    "full": DraftRecipe(prompts=480, steps=600, warmup=30),
     "ci": DraftRecipe(prompts=16, max_new_tokens=48, steps=30, warmup=5),
 }
 PARD_RECIPES = {
-    "full": PardRecipe(AdaptConfig(k=8, drop_ratio=0.7, min_drop_ratio=0.2, steps=30, batch_size=4, seq_len=128,
-                                   lr=1e-3, warmup=3)),
+    "full": PardRecipe(AdaptConfig(k=8, drop_ratio=0.7, min_drop_ratio=0.2, steps=200, batch_size=4, seq_len=128,
+                                   lr=1e-3, warmup=20, seen_vocab=True)),
     "ci": PardRecipe(AdaptConfig(k=8, drop_ratio=0.7, min_drop_ratio=0.2, steps=15, batch_size=4, seq_len=64,
-                                 lr=1e-3, warmup=3)),
+                                 lr=1e-3, warmup=3, seen_vocab=True)),
 }
 
 
@@ -127,16 +133,24 @@ def distillation_file(scale: str, *, progress: bool = True):
 
 
 def train_draft_ar(target, tok, texts: list[str], recipe: DraftRecipe, *, progress: bool = True):
-    """``(draft, log)``: a fresh narrow draft trained with the next-token loss on ``texts``."""
+    """``(draft, log)``: a fresh narrow draft trained with the next-token loss on ``texts``; with
+    ``recipe.seen_vocab`` the output rows of tokens the texts never use are zero and left out of the
+    loss's work (the same loss, :mod:`pard_ref.training.seen_vocab`)."""
     stream = encode_texts(tok, texts)  # [T]
     draft = small_llama_like(target, width=recipe.width, layers=recipe.layers, heads=recipe.heads,
                              kv_heads=recipe.kv_heads, intermediate=recipe.intermediate,
                              init_embedding=recipe.init_embedding, seed=recipe.seed)
+    loss_fn = causal_lm_loss
+    if recipe.seen_vocab:
+        seen = seen_tokens(stream, draft.config.vocab_size)
+        zero_unseen_rows(draft, seen)
+        loss_fn = seen_vocab_loss(seen, draft.config.vocab_size)
     batches = lm_batches({"distill": stream}, {"distill": 1.0}, recipe.batch_size, recipe.seq_len, seed=recipe.seed)
     cfg = TrainConfig(steps=recipe.steps, lr=recipe.lr, warmup_steps=recipe.warmup,
                       log_every=max(1, recipe.steps // 50))
-    log = train(draft, batches, cfg, loss_fn=causal_lm_loss, desc=f"{AR_NAME} ({recipe.steps} steps)",
-                progress=progress)
+    log = train(draft, batches, cfg, loss_fn=loss_fn, desc=f"{AR_NAME} ({recipe.steps} steps)", progress=progress)
+    if recipe.seen_vocab:
+        log.extra["seen_tokens"] = [len(seen)]
     return draft, log
 
 

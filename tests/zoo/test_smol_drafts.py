@@ -109,3 +109,17 @@ def test_ci_build_is_a_pard_draft_that_decodes_like_plain_greedy(converted):
     out = pard_ref.generate(target, ids, draft=draft, method="pard", k=8, max_new_tokens=24)
     assert out.sequences.tolist() == plain.sequences.tolist()
     assert out.stats.target_calls <= 24
+
+
+def test_ci_drafts_keep_the_rows_their_data_never_uses_at_zero(converted):
+    """The seen-vocabulary loss trains only the data's rows (+ the mask's in COD); the rest stay exactly zero."""
+    from pard_ref.training.adapt_folder import encode_texts, read_texts
+
+    zoo.build_one(smol_drafts.PARD_NAME, "ci", progress=False)
+    ar, tok = zoo.load(smol_drafts.AR_NAME, "ci", device="cpu", dtype=torch.float32)
+    pard, _ = zoo.load(smol_drafts.PARD_NAME, "ci", device="cpu", dtype=torch.float32)
+    data = torch.unique(encode_texts(tok, read_texts(smol_drafts.distillation_file("ci", progress=False), tok)))
+    for model, used in ((ar, data), (pard, torch.cat([data, torch.tensor([smol_drafts.MASK_ID])]))):
+        w = model.get_output_embeddings().weight
+        nonzero = (w != 0).any(dim=1)
+        assert nonzero[used].all() and int(nonzero.sum()) == len(torch.unique(used))
