@@ -227,6 +227,18 @@ class Loaded:
         """``model`` in :attr:`exact_dtype`: a copy when that is another dtype, else the model itself."""
         return model if model.dtype == self.exact_dtype else copy.deepcopy(model).to(self.exact_dtype)
 
+    @property
+    def fast_dtype(self) -> torch.dtype:
+        """The dtype to time in: bfloat16 for smol on a CPU (a 9-token bf16 forward of smol-target costs
+        1.12x a 1-token one, fp32 2.04x: docs/benchmarks.md), else the loaded dtype. Exactness is
+        checked in :attr:`exact_dtype`, never in bfloat16 (near-ties round differently there)."""
+        on_cpu = next(self.target.parameters()).device.type == "cpu"
+        return torch.bfloat16 if self.chat and on_cpu else self.dtype
+
+    def fast(self, model):
+        """``model`` in :attr:`fast_dtype`: a copy when that is another dtype, else the model itself."""
+        return model if model.dtype == self.fast_dtype else copy.deepcopy(model).to(self.fast_dtype)
+
     def size(self, model=None) -> float:
         """Parameters in millions (default: the target)."""
         return sum(p.numel() for p in (model if model is not None else self.target).parameters()) / 1e6

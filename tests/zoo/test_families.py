@@ -81,6 +81,7 @@ def test_the_zoo_loader_at_ci(built_zoo, monkeypatch):
     assert fam.prompt("math") == text and fam.encode(text) == encode_prompt(fam.tokenizer, text)
     assert fam.ids(text).shape == (1, len(fam.encode(text)))
     assert fam.exact(fam.target).dtype == torch.float64 and fam.target.dtype == torch.float32  # a copy
+    assert fam.fast_dtype == torch.float32 and fam.fast(fam.target) is fam.target  # the zoo times as loaded
     with pytest.raises(ValueError, match="prose"):
         fam.prompts("chat")
 
@@ -108,6 +109,9 @@ def test_the_smol_loader_when_built(built_zoo, monkeypatch):
                                                                 "draft-pard": "smol-draft-pard"}
     assert fam.mask_id == 3 and fam.eos_id == smol.EOS_ID and fam.domains == smol.CHAT_DOMAINS
     assert fam.target.dtype == fam.exact_dtype == torch.float32 and fam.exact(fam.target) is fam.target
+    fast = fam.fast(fam.draft("draft-pard"))  # smol is timed in bfloat16 on a CPU: a copy
+    assert fam.fast_dtype == torch.bfloat16 and fast.dtype == torch.bfloat16
+    assert fam.draft("draft-pard").dtype == torch.float32
     row = smol.eval_prompts("code", "dev")[0]
     assert fam.prompts("code")[0] == row and fam.encode(row["prompt"]) == smol.chat_ids(fam.tokenizer, row["prompt"])
     x = fam.ids(fam.prompt("math"))
