@@ -2,9 +2,9 @@
 
 A draft of a real target shares the target's vocabulary (SmolLM2: 49,152 tokens), so for a narrow draft
 the output layer is most of the work: at width 256 with 2 layers, the ``[N, 256] x [256, 49152]``
-product is about 89% of a training step's multiply-adds. Distillation data uses far fewer distinct
-tokens (the smol drafts' 84k-token file: a few thousand). This module trains only the output rows of
-those *seen* tokens, and is still exact:
+product is about 89% of a token's forward multiply-adds (:func:`output_layer_share`). Distillation
+data uses far fewer distinct tokens (the smol drafts' 84k-token file: 3,322). This module trains only
+the output rows of those *seen* tokens, and is still exact:
 
 - :func:`zero_unseen_rows` sets the output (and tied input) rows of every unseen token to zero, so
   their logit is exactly 0 at every position.
@@ -14,7 +14,8 @@ those *seen* tokens, and is still exact:
   stands for all ``U`` of them. Loss and gradients equal the full computation's
   (``tests/training/test_seen_vocab.py`` checks it in float64), except that the unseen rows receive
   no gradient: they stay 0 (AdamW moves a parameter with zero gradient and zero value nowhere), which
-  is the one thing this changes: such a draft never favours a token its data never showed.
+  is the one thing this changes: such a draft proposes a token its data never showed only when every
+  seen logit is below zero.
 
 The model stays an ordinary full-vocabulary ``LlamaForCausalLM`` (``save_pretrained``, ``generate``,
 vLLM), its unseen rows zero. PARD's COD adaptation uses the same idea (:func:`seen_logits` with
