@@ -1,4 +1,4 @@
-"""The zoo's draft-pard with more COD steps (issue: a parallel draft that accepts nearly as much as its AR
+"""The zoo's draft-pard with more COD steps (the aim: a parallel draft that accepts nearly as much as its AR
 draft): draft-ar (full scale, built) adapted with the zoo's COD recipe for N steps, τ at K=8 on target-l
 against draft-ar's own τ as an AR draft, on DEV prompts: held-out prompts 12-23 of each domain (the
 benchmark reads prompts 0-3, the COD experiment 0-5, so the recipe is not chosen on reported prompts).

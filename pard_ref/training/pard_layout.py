@@ -71,6 +71,7 @@ import math
 import torch
 
 from ..decoding.checks import resolve_mask_id
+from .seen_vocab import with_unseen_column
 
 IGNORE_INDEX = -100  # the label of a query that has no target (transformers' ignore_index)
 
@@ -280,12 +281,10 @@ def pard_loss(logits: torch.Tensor, labels: torch.Tensor, depth: torch.Tensor | 
     of the full vocabulary.
     """
     logits = logits.float() if logits.dtype in (torch.float16, torch.bfloat16) else logits
-    if unseen:  # one column of log(U) adds U * exp(0) to every normaliser; for the argmax, one 0 logit
-        rest = torch.full_like(logits[..., :1], math.log(unseen))
-        argmax_logits = torch.cat([logits.detach(), torch.zeros_like(rest)], dim=-1)  # [B, N, V_seen + 1]
-        logits = torch.cat([logits, rest], dim=-1)  # [B, N, V_seen + 1]
-    else:
-        argmax_logits = logits
+    argmax_logits = logits
+    if unseen:  # the loss: one log(U) column for the U zero logits; the argmax: one 0 logit stands for them
+        argmax_logits = torch.cat([logits.detach(), torch.zeros_like(logits[..., :1])], dim=-1)  # [B, N, V_seen + 1]
+        logits = with_unseen_column(logits, unseen)  # [B, N, V_seen + 1]
     V = logits.shape[-1]
     valid = labels != IGNORE_INDEX  # [B, N]
     ce = torch.nn.functional.cross_entropy(logits.reshape(-1, V), labels.reshape(-1),

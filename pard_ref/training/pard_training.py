@@ -35,7 +35,7 @@ from ..decoding.checks import resolve_mask_id
 from ..device import default_device
 from .lm import TrainConfig, TrainLog, random_windows, train
 from .pard_layout import IGNORE_INDEX, build_pard_batch, check_pard_args, cod_tokens_per_sequence, pard_loss
-from .seen_vocab import check_unseen_rows_zero, seen_logits
+from .seen_vocab import check_unseen_rows_zero, column_index, seen_logits, seen_tokens
 
 
 def _streams(tokens, weights) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
@@ -143,10 +143,9 @@ def train_pard_with_log(draft, tokens, *, k: int = 8, drop_ratio: float = 0.7, m
             raise ValueError(f"token stream {name!r} has ids outside the draft's vocabulary (size {vocab})")
     seen = None
     if seen_vocab:  # the data's tokens and the mask: the rows this training reads and writes
-        seen = torch.unique(torch.cat([s.long() for s in streams.values()] + [torch.tensor([mask_id])]))
+        seen = seen_tokens(torch.cat([s.long() for s in streams.values()] + [torch.tensor([mask_id])]), vocab)
         check_unseen_rows_zero(draft, seen)
-        index = torch.full((vocab,), IGNORE_INDEX, dtype=torch.long)
-        index[seen] = torch.arange(len(seen))  # token id -> column among the seen rows
+        index = column_index(seen, vocab, fill=IGNORE_INDEX)  # token id -> column among the seen rows
     save_path = Path(save_dir) if save_dir is not None else None
     if save_path is not None and save_path.exists() and not overwrite:
         raise FileExistsError(f"{save_path} exists; pass overwrite=True to replace it or choose another save_dir")

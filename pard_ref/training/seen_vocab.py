@@ -33,8 +33,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-__all__ = ["seen_tokens", "zero_unseen_rows", "check_unseen_rows_zero", "seen_logits", "seen_vocab_loss",
-           "output_layer_share"]
+__all__ = ["seen_tokens", "column_index", "zero_unseen_rows", "check_unseen_rows_zero", "seen_logits",
+           "with_unseen_column", "seen_vocab_loss", "output_layer_share"]
 
 
 def seen_tokens(stream: torch.Tensor, vocab_size: int) -> torch.Tensor:
@@ -47,6 +47,20 @@ def seen_tokens(stream: torch.Tensor, vocab_size: int) -> torch.Tensor:
     return ids
 
 
+def column_index(seen: torch.Tensor, vocab_size: int, fill: int = -1) -> torch.Tensor:
+    """``[vocab_size]``: token id -> its column among the ``seen`` rows, ``fill`` for an unseen token."""
+    index = torch.full((vocab_size,), fill, dtype=torch.long)
+    index[seen.long()] = torch.arange(len(seen))
+    return index
+
+
+def _unseen_mask(seen: torch.Tensor, rows: int, device) -> torch.Tensor:
+    """``[rows]`` bool: True for the rows of tokens outside ``seen``."""
+    unseen = torch.ones(rows, dtype=torch.bool, device=device)
+    unseen[seen.to(device)] = False
+    return unseen
+
+
 @torch.no_grad()
 def zero_unseen_rows(model, seen: torch.Tensor) -> int:
     """Zero the output-layer rows (and the input embedding's, when tied) of tokens not in ``seen``;
@@ -56,18 +70,15 @@ def zero_unseen_rows(model, seen: torch.Tensor) -> int:
     head = model.get_output_embeddings()
     if getattr(head, "bias", None) is not None:
         raise ValueError("seen_vocab: an output layer with a bias is not supported (an unseen logit would not be 0)")
-    keep = torch.zeros(head.weight.shape[0], dtype=torch.bool)
-    keep[seen] = True
-    head.weight[~keep.to(head.weight.device)] = 0.0
-    return int((~keep).sum())
+    unseen = _unseen_mask(seen, head.weight.shape[0], head.weight.device)
+    head.weight[unseen] = 0.0
+    return int(unseen.sum())
 
 
 def check_unseen_rows_zero(model, seen: torch.Tensor) -> None:
     """ValueError unless every output row outside ``seen`` is exactly zero (what the exact loss assumes)."""
     w = model.get_output_embeddings().weight
-    keep = torch.zeros(w.shape[0], dtype=torch.bool, device=w.device)
-    keep[seen.to(w.device)] = True
-    bad = int((w[~keep] != 0).any(dim=1).sum())
+    bad = int((w[_unseen_mask(seen, w.shape[0], w.device)] != 0).any(dim=1).sum())
     if bad:
         raise ValueError(f"seen_vocab: {bad} output rows of tokens outside the training data are not zero; the "
                          "seen-vocabulary loss is exact only for a draft trained with it from the start "
@@ -82,6 +93,16 @@ def seen_logits(model, seen: torch.Tensor, **forward_kwargs) -> torch.Tensor:
     return hidden @ w.T  # [B, N, V_seen]
 
 
+def with_unseen_column(logits: torch.Tensor, unseen: int) -> torch.Tensor:
+    """``[..., V_seen + 1]``: ``logits`` plus one constant column ``log(unseen)``, which adds
+    ``unseen * exp(0)`` to every softmax normaliser: the ``unseen`` zero logits, all at once. A
+    cross-entropy over it equals the full vocabulary's; ``unseen == 0`` returns ``logits`` unchanged."""
+    if not unseen:
+        return logits
+    rest = torch.full_like(logits[..., :1], math.log(unseen))
+    return torch.cat([logits, rest], dim=-1)
+
+
 def seen_vocab_loss(seen: torch.Tensor, vocab_size: int):
     """A ``loss_fn(model, batch) -> (loss, {})`` for :func:`pard_ref.training.lm.train`: the next-token
     cross-entropy of a model whose unseen output rows are zero (:func:`zero_unseen_rows`), computed
@@ -89,17 +110,14 @@ def seen_vocab_loss(seen: torch.Tensor, vocab_size: int):
     :func:`pard_ref.training.lm.lm_batches` yields (labels = inputs, shifted here)."""
     seen = seen.long()
     unseen = vocab_size - len(seen)
-    index = torch.full((vocab_size,), -1, dtype=torch.long)
-    index[seen] = torch.arange(len(seen))  # token id -> column among the seen rows
+    index = column_index(seen, vocab_size)  # token id -> column among the seen rows
 
     def loss_fn(model, batch):
         labels = index.to(batch["labels"].device)[batch["labels"][:, 1:]]  # [B, L-1] columns
         if (labels < 0).any():
             raise ValueError("seen_vocab_loss: a label is not among the seen tokens; build `seen` from the training data")
         logits = seen_logits(model, seen, input_ids=batch["input_ids"])[:, :-1]  # [B, L-1, V_seen]
-        if unseen:  # all U unseen logits are exactly 0: together they add U * exp(0) to the normaliser
-            rest = torch.full((*logits.shape[:-1], 1), math.log(unseen), dtype=logits.dtype, device=logits.device)
-            logits = torch.cat([logits, rest], dim=-1)  # [B, L-1, V_seen + 1]
+        logits = with_unseen_column(logits, unseen)  # [B, L-1, V_seen + 1]: the U zero logits at once
         if logits.dtype in (torch.float16, torch.bfloat16):
             logits = logits.float()  # the loss in float32 under autocast
         return F.cross_entropy(logits.flatten(0, 1), labels.flatten()), {}
