@@ -30,8 +30,8 @@ wrong_3 = "The per-call overhead grows with the prompt, because Python has more 
 def context_4():
     return {"costs": {"zoo fp32": {1: 3.0, 9: 4.7}, "zoo bf16": {1: 3.4, 9: 5.0},
                       "smol fp32": {1: 59.5, 9: 122.2}, "smol bf16": {1: 53.6, 9: 65.7}},
-            "tau": 1.88, "k": 8}
+            "tau": 2.22, "k": 8}
 
 
-ex_4 = {label: 1.88 * c[1] / c[9] for label, c in context_4()["costs"].items()}
+ex_4 = {label: 2.22 * c[1] / c[9] for label, c in context_4()["costs"].items()}
 wrong_4 = {label: c[1] / c[9] for label, c in context_4()["costs"].items()}  # leaves out τ
