@@ -28,7 +28,7 @@ from __future__ import annotations
 import torch
 
 from .kv_cache import crop_cache, new_cache
-from .sampling import probabilities, sample
+from .sampling import greedy, probabilities, sample
 from .timing import ForwardClock
 
 __all__ = ["ARDrafter", "ParallelDrafter"]
@@ -55,7 +55,7 @@ class _Drafter:
     def _choose(self, logits: torch.Tensor, temperature: float, top_p: float, generator):
         """logits [R, V] -> (tokens [R], q [R, V] or None). Greedy: argmax, no softmax."""
         if temperature == 0:
-            return logits.argmax(dim=-1), None
+            return greedy(logits), None
         q = probabilities(logits, temperature, top_p)  # [R, V]
         return sample(q, generator), q
 

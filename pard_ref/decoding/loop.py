@@ -36,7 +36,7 @@ from .checks import check_decoding_args, check_positions, eos_ids, model_device,
 from .drafting import ARDrafter, ParallelDrafter
 from .kv_cache import crop_cache, new_cache
 from .records import DecodingOutput, DecodingStats, StepRecord
-from .sampling import probabilities, sample
+from .sampling import greedy, probabilities, sample
 from .timing import ForwardClock
 from .verify import verify_greedy, verify_sampling
 
@@ -100,7 +100,7 @@ class SpeculativeDecoder:
         """Plain decoding: one target forward, one token (the target's, so it is the 'bonus')."""
         logits = self._target_logits(self.length, 1)  # [1, V]
         if self.temperature == 0:
-            return int(logits[0].argmax())
+            return int(greedy(logits[0]))
         return int(sample(probabilities(logits, self.temperature, self.top_p), self.generator))
 
     def _target_logits(self, end: int, num_logits: int) -> torch.Tensor:

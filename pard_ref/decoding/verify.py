@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import torch
 
+from .sampling import greedy
+
 __all__ = ["verify_greedy", "verify_sampling"]
 
 
@@ -39,7 +41,7 @@ def verify_greedy(draft_tokens: torch.Tensor, target_logits: torch.Tensor) -> tu
     K-th proposal when all K match). No softmax is computed: argmax of logits is enough.
     """
     k = _check_shapes(draft_tokens, target_logits, "target_logits")
-    choice = target_logits.argmax(dim=-1)  # [K+1]: the target's greedy token at each position
+    choice = greedy(target_logits)  # [K+1]: the target's greedy token at each position
     agree = (choice[:k] == draft_tokens).long()  # [K]
     n = agree.cumprod(dim=0).sum()  # length of the all-agree prefix (0-dim)
     bonus = choice[n]  # 0-dim

@@ -141,3 +141,18 @@ def test_chi_square_helper_rejects_the_draft_distribution():
     counts[want == 0] = 0  # (keep the impossible-pair assertion out of the way)
     _, _, p_value = chi_square_p_value(counts, want, counts.sum().item())
     assert p_value < ALPHA
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16, torch.float32])
+def test_greedy_is_the_argmax_of_the_logits_as_given(dtype):
+    """greedy() widens half precision before the argmax (for speed); the index must not change, ties
+    included (the first maximum), on rows the size of SmolLM2's vocabulary."""
+    from pard_ref.decoding.sampling import greedy
+
+    g = torch.Generator().manual_seed(0)
+    logits = (torch.randn(9, 49152, generator=g) * 4).to(dtype)  # [K+1, V]
+    logits[3, 100] = logits[3, 7] = logits[3].max() + 1  # an exact tie: index 7 must win
+    tokens = greedy(logits)  # [K+1]
+    assert tokens.dtype == torch.long and tokens.shape == (9,)
+    assert torch.equal(tokens, logits.argmax(dim=-1))
+    assert int(tokens[3]) == 7
