@@ -8,12 +8,14 @@ for smol-target").
     OMP_NUM_THREADS=1 python experiments/smol_draft_recipe.py random-embedding --ar-steps 300 --pard-steps 100
     OMP_NUM_THREADS=1 python experiments/smol_draft_recipe.py full-vocab --ar-steps 150 --pard-steps 30
     OMP_NUM_THREADS=1 python experiments/smol_draft_recipe.py prompts-160 --ar-steps 300 --pard-steps 100
+    OMP_NUM_THREADS=1 python experiments/smol_draft_recipe.py layers-4 --ar-steps 600 --pard-steps 200
 
 Variants: zoo (no training: evaluate the built full-scale smol-draft-ar / smol-draft-pard, i.e. the
 recipe of pard_ref/zoo/smol_drafts.py; `python -m pard_ref zoo build smol-draft-pard` first),
 base (the same recipe trained in this process), random-embedding (no projected init), full-vocab (the
 loss over all 49,152 output rows instead of the seen-vocabulary loss),
-prompts-N (the first N distillation prompts only), width-W (draft width W). The distillation data is
+prompts-N (the first N distillation prompts only), width-W (draft width W), layers-N (N decoder layers:
+at width 256 a layer is ~6% of a token's full-vocabulary forward, so depth is the cheap capacity). The distillation data is
 the zoo's cached file for the full scale (built first if missing). Writes docs/pard_training/smol_drafts/<variant>.json.
 """
 
@@ -73,6 +75,8 @@ def main() -> None:
         recipe = replace(recipe, seen_vocab=False)
     elif v.startswith("prompts-"):
         texts = texts[: int(v.split("-")[1])]
+    elif v.startswith("layers-"):
+        recipe = replace(recipe, layers=int(v.split("-")[1]))
     elif v.startswith("width-"):
         w = int(v.split("-")[1])
         recipe = replace(recipe, width=w, intermediate=3 * w)
