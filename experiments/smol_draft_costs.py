@@ -1,7 +1,7 @@
 """Per-call costs of draft shapes for smol-target, side by side in one process (bfloat16, one thread).
 
-The issue behind the smol drafts asks for a one-token draft call of a few ms, and a narrow draft's cost is
-mostly its 49,152-row output layer. This probe times, with 200 tokens in the KV cache, a 1-token and an
+A useful draft makes a one-token call in a few ms, and a narrow draft's cost is mostly its 49,152-row
+output layer. This probe times, with 200 tokens in the KV cache, a 1-token and an
 8-token forward (AR drafting's step, PARD's one drafting call) of: recipe 2's shape (width 256, 2 layers),
 4 layers, width 384, and drafts cut from the target (its 576-wide embedding / output layer and 2 or 4 of
 its 30 layers), next to the target's own 1- and 9-token forwards, in 4 interleaved rounds (the first

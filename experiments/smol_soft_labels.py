@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import sys
 import time
 from dataclasses import asdict, replace
@@ -109,7 +110,7 @@ def soft_loss(seen: torch.Tensor, vocab_size: int, alpha: float):
         cols = index[batch["soft_ids"]]  # [B, L-1, k], -1 = unseen
         q = logq.gather(-1, cols.clamp(min=0))  # [B, L-1, k]
         if unseen:  # an unseen token's logit is 0: log q = log(U * e^0 / Z) - log U
-            q = torch.where(cols < 0, logq[..., -1:] - torch.log(torch.tensor(float(unseen))), q)
+            q = torch.where(cols < 0, logq[..., -1:] - math.log(unseen), q)
         p = torch.softmax(batch["soft_logp"], dim=-1)  # the target's top-k, renormalised
         soft = -(p * q).sum(-1).mean()
         return (1 - alpha) * hard + alpha * soft, {"hard": float(hard), "soft": float(soft)}

@@ -33,5 +33,5 @@ def context_4():
             "tau": 2.22, "k": 8}
 
 
-ex_4 = {label: 2.22 * c[1] / c[9] for label, c in context_4()["costs"].items()}
+ex_4 = {label: context_4()["tau"] * c[1] / c[9] for label, c in context_4()["costs"].items()}
 wrong_4 = {label: c[1] / c[9] for label, c in context_4()["costs"].items()}  # leaves out τ
