@@ -3,18 +3,21 @@
 A useful draft makes a one-token call in a few ms, and a narrow draft's cost is mostly its 49,152-row
 output layer. This probe times, with 200 tokens in the KV cache, a 1-token and an
 8-token forward (AR drafting's step, PARD's one drafting call) of: recipe 2's shape (width 256, 2 layers),
-4 layers, width 384, and drafts cut from the target (its 576-wide embedding / output layer and 2 or 4 of
+4 layers, width 384, recipe 2's shape with only ``--seen`` rows of its output layer non-zero and that layer
+compacted for inference (:func:`pard_ref.decoding.seen_rows.compact_output_layer`, what the benchmark and
+``generate`` do to a seen-vocabulary draft), and drafts cut from the target (its 576-wide embedding / output layer and 2 or 4 of
 its 30 layers), next to the target's own 1- and 9-token forwards, in 4 interleaved rounds (the first
 discarded as warm-up), medians. Weights are random or copied: cost
 depends on shapes only.
 
-    OMP_NUM_THREADS=1 python experiments/smol_draft_costs.py
+    OMP_NUM_THREADS=1 python experiments/smol_draft_costs.py [--seen 3322 --seen 6000]
 
 Prints a table; writes docs/pard_training/smol_drafts/draft_costs.json.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 import sys
@@ -26,12 +29,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from smol_sliced_draft import sliced  # noqa: E402
 
 from pard_ref import paths  # noqa: E402
+from pard_ref.decoding.seen_rows import compact_output_layer  # noqa: E402
 from pard_ref.decoding.timing import forward_ms  # noqa: E402
 from pard_ref.training.distill import small_llama_like  # noqa: E402
 from pard_ref.zoo import smol  # noqa: E402
 
 
+def compact(model, seen: int):
+    """``model`` with all but its first ``seen`` output rows zero, its output layer compacted."""
+    with torch.no_grad():
+        model.get_output_embeddings().weight[seen:] = 0
+    return compact_output_layer(model)
+
+
 def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--seen", type=int, action="append", default=None,
+                   help="output rows a seen-vocabulary draft keeps (repeatable; default 3322, recipe 2's data)")
+    args = p.parse_args()
     torch.set_num_threads(1)
     target, _ = smol.load(dtype=torch.float32, device="cpu")
     shapes = {
@@ -41,6 +56,9 @@ def main() -> None:
                                                         intermediate=768),
         "width 384, 2 layers": lambda: small_llama_like(target, width=384, layers=2, heads=6, kv_heads=2,
                                                         intermediate=1152),
+        **{f"width 256, 2 layers, {n:,} output rows computed": (
+            lambda n=n: compact(small_llama_like(target, width=256, layers=2, heads=4, kv_heads=2, intermediate=768), n))
+           for n in (args.seen or [3322])},
         "cut from the target, layers 0 and 29": lambda: sliced(target, [0, 29]),
         "cut from the target, layers 0, 1, 28, 29": lambda: sliced(target, [0, 1, 28, 29]),
     }

@@ -14,8 +14,8 @@ Variants: zoo (no training: evaluate the built full-scale smol-draft-ar / smol-d
 recipe of pard_ref/zoo/smol_drafts.py; `python -m pard_ref zoo build smol-draft-pard` first),
 base (the same recipe trained in this process), random-embedding (no projected init), full-vocab (the
 loss over all 49,152 output rows instead of the seen-vocabulary loss),
-prompts-N (the first N distillation prompts only), width-W (draft width W), layers-N (N decoder layers:
-at width 256 a layer is ~6% of a token's full-vocabulary forward, so depth is the cheap capacity). The distillation data is
+prompts-N (the first N distillation prompts only), width-W (draft width W, heads of 64, KV heads of 128), layers-N (N decoder layers:
+at width 256 a layer is ~6% of a token's full-vocabulary forward, so depth is the cheap capacity); variants combine with "+" (e.g. width-512+layers-4+prompts-1200). The distillation data is
 the zoo's cached file for the full scale (built first if missing). Writes docs/pard_training/smol_drafts/<variant>.json.
 """
 
@@ -26,6 +26,7 @@ import json
 import statistics
 import time
 from dataclasses import asdict, replace
+from pathlib import Path
 
 import torch
 
@@ -58,6 +59,9 @@ def main() -> None:
     p.add_argument("--max-new-tokens", type=int, default=64)
     p.add_argument("--per-domain", type=int, default=8)
     p.add_argument("--k", type=int, default=8)
+    p.add_argument("--data", default=None,
+                   help="a distillation JSONL file to train on instead of the zoo's (e.g. more prompts, made by "
+                        "experiments/smol_distill_scale.py); its stem is added to the output's name")
     p.add_argument("--only", choices=["ar", "pard"], default=None,
                    help="zoo variant only: evaluate just this built draft (e.g. smol-draft-ar while smol-draft-pard "
                         "is still building)")
@@ -65,24 +69,25 @@ def main() -> None:
     torch.set_num_threads(1)
 
     recipe = replace(smol_drafts.AR_RECIPES["full"], steps=args.ar_steps)
-    data = smol_drafts.distillation_file("full")
+    data = smol_drafts.distillation_file("full") if args.data is None else Path(args.data)
     target32, tok = smol.load(dtype=torch.float32, device="cpu")
     texts = read_texts(data, tok)
     v = args.variant
-    if v == "random-embedding":
-        recipe = replace(recipe, init_embedding=False)
-    elif v == "full-vocab":
-        recipe = replace(recipe, seen_vocab=False)
-    elif v.startswith("prompts-"):
-        texts = texts[: int(v.split("-")[1])]
-    elif v.startswith("layers-"):
-        recipe = replace(recipe, layers=int(v.split("-")[1]))
-    elif v.startswith("width-"):
-        w = int(v.split("-")[1])
-        recipe = replace(recipe, width=w, intermediate=3 * w)
-    elif v not in ("base", "zoo"):
-        raise SystemExit(f"unknown variant {v!r}")
-    row = {"variant": v, "ar_recipe": asdict(recipe), "texts": len(texts)}
+    for part in v.split("+"):  # variants combine with "+", e.g. width-512+layers-4+prompts-1200
+        if part == "random-embedding":
+            recipe = replace(recipe, init_embedding=False)
+        elif part == "full-vocab":
+            recipe = replace(recipe, seen_vocab=False)
+        elif part.startswith("prompts-"):
+            texts = texts[: int(part.split("-")[1])]
+        elif part.startswith("layers-"):
+            recipe = replace(recipe, layers=int(part.split("-")[1]))
+        elif part.startswith("width-"):
+            w = int(part.split("-")[1])
+            recipe = replace(recipe, width=w, intermediate=3 * w, heads=w // 64, kv_heads=max(1, w // 128))
+        elif part not in ("base", "zoo"):
+            raise SystemExit(f"unknown variant {part!r}")
+    row = {"variant": v, "ar_recipe": asdict(recipe), "texts": len(texts), "data": data.name}
 
     if v == "zoo":
         from pard_ref import zoo
@@ -139,6 +144,8 @@ def _write(row: dict, v: str, args) -> None:
                        "threads": torch.get_num_threads(), "split": "dev"}
     name = (f"{v}{'-' + args.only if args.only else ''}" if v == "zoo"
             else f"{v}-ar{args.ar_steps}-pard{args.pard_steps}")
+    if args.data is not None:
+        name += f"-{Path(args.data).stem}"
     out = paths.home() / "docs" / "pard_training" / "smol_drafts" / f"{name}.json"
     paths.atomic_write_text(out, json.dumps(row, indent=1))
     print(json.dumps(row), flush=True)

@@ -37,6 +37,7 @@ import torch
 
 from .decoding import DecodingStats, generate
 from .decoding.checks import embedding_size, resolve_mask_id
+from .decoding.seen_rows import compact_output_layer
 from .device import default_device, default_dtype
 from .text.tokenizer import encode_chat
 
@@ -172,6 +173,7 @@ def load_pair(target_path, draft_path=None, *, method: str = "pard", dtype=None,
     draft = None
     if draft_id is not None:
         draft = AutoModelForCausalLM.from_pretrained(draft_id, dtype=dtype, **model_kwargs).to(device).eval()
+        draft = compact_output_layer(draft)  # a seen-vocabulary draft: only its non-zero output rows are computed
     mask = check_pair(target, draft, tok, method if draft is not None else "none")
     return ModelPair(target, draft, tok, mask)
 

@@ -89,6 +89,7 @@ import torch
 from .. import zoo
 from ..zoo.families import FAMILIES, Family, family_of
 from ..zoo.families import prompts as _prompts  # the benchmark's encoded prompts
+from ..decoding.seen_rows import compact_output_layer
 from ..decoding.timing import forward_ms
 from ..device import describe_machine
 from ..scale import current as current_scale
@@ -233,7 +234,7 @@ def load_models(scale: str | None = None, targets=None, methods=None, *, family:
     for name in targets or fam.targets:
         models[name], models["tokenizer"] = zoo.load(name, scale, dtype=dtype)
     for role in sorted({DRAFT_OF[m] for m in methods or _default_methods(family, scale) if m in DRAFT_OF}):
-        models[role], _ = zoo.load(fam.drafts[role], scale, dtype=dtype)
+        models[role] = compact_output_layer(zoo.load(fam.drafts[role], scale, dtype=dtype)[0])  # inference only
     for ref in fam.cost_references:  # at the run's scale if built there, else at another built scale; else left out
         for sc in (current_scale(scale), *(x for x in zoo.SCALES if x != current_scale(scale))):
             if zoo.is_built(ref, sc):

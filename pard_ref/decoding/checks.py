@@ -29,8 +29,11 @@ METHODS = ("none", "ar", "pard")
 
 
 def lm_head_size(model) -> int:
-    """Rows of the logits: the lm-head's output size, else ``config.vocab_size``."""
+    """Rows of the logits: the lm-head's output size (``out_features``, as ``nn.Linear`` and
+    :class:`~pard_ref.decoding.seen_rows.SeenRowsHead` name it, else its weight's rows), else ``config.vocab_size``."""
     head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    if isinstance(getattr(head, "out_features", None), int):
+        return head.out_features
     weight = getattr(head, "weight", None)
     if weight is not None:
         return int(weight.shape[0])

@@ -3,7 +3,7 @@
 A draft of a real target shares the target's vocabulary (SmolLM2: 49,152 tokens), so for a narrow draft
 the output layer is most of the work: at width 256 with 2 layers, the ``[N, 256] x [256, 49152]``
 product is about 89% of a token's forward multiply-adds (:func:`output_layer_share`). Distillation
-data uses far fewer distinct tokens (the smol drafts' 84k-token file: 3,322). This module trains only
+data uses far fewer distinct tokens (the smol drafts' 246k-token file: 5,996). This module trains only
 the output rows of those *seen* tokens, and is still exact:
 
 - :func:`zero_unseen_rows` sets the output (and tied input) rows of every unseen token to zero, so
@@ -20,7 +20,8 @@ the output rows of those *seen* tokens, and is still exact:
 The model stays an ordinary full-vocabulary ``LlamaForCausalLM`` (``save_pretrained``, ``generate``,
 vLLM), its unseen rows zero. PARD's COD adaptation uses the same idea (:func:`seen_logits` with
 ``pard_loss(..., unseen=U)``, ``train_pard_with_log(..., seen_vocab=True)``): there the seen set also
-holds the mask token, whose row the adaptation trains. What it does NOT handle: models with an output
+holds the mask token, whose row the adaptation trains. At inference the zero rows need no computing
+either: :func:`pard_ref.decoding.seen_rows.compact_output_layer`. What it does NOT handle: models with an output
 bias or logit soft-capping (the unseen logits would not be 0), labels outside the seen set (an error
 says so), a draft whose unseen rows are not zero (:func:`check_unseen_rows_zero` refuses it: zeroing a
 pretrained draft's rows would throw away what it knows).

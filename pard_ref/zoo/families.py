@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..decoding.checks import resolve_mask_id
+from ..decoding.seen_rows import compact_output_layer
 from ..scale import current as current_scale
 from ..text import corpus
 from ..text.tokenizer import encode_prompt
@@ -249,7 +250,9 @@ def load(family: str | None = None, scale: str | None = None, *, dtype=None, tar
     """The current family (or ``family``) at ``scale``, loaded: :class:`Loaded`.
 
     ``target`` defaults to the family's teaching target (zoo: target-l; smol: smol-target); the drafts
-    are every built draft of the family. ``dtype`` defaults to float32 for both families (the module
+    are every built draft of the family, loaded for inference: a draft whose output rows are mostly zero
+    (smol's seen-vocabulary drafts) computes only the others (:func:`~pard_ref.decoding.seen_rows.compact_output_layer`;
+    train from ``zoo.load`` instead). ``dtype`` defaults to float32 for both families (the module
     docstring says why); a torch dtype or its name.
     """
     scale = current_scale(scale)
@@ -267,7 +270,7 @@ def load(family: str | None = None, scale: str | None = None, *, dtype=None, tar
     drafts, draft_names, missing = {}, {}, []
     for role, name in fam.drafts.items():
         if name in names() and is_built(name, scale):
-            drafts[role], _ = load_model(name, scale, dtype=dtype, device=device)
+            drafts[role] = compact_output_layer(load_model(name, scale, dtype=dtype, device=device)[0])
             draft_names[role] = name
         else:
             missing.append(name)

@@ -40,10 +40,11 @@ def test_registered_with_keys_per_scale():
 
 
 def test_training_prompts_are_deterministic_balanced_and_not_the_eval_prompts():
-    a, b = training_prompts(480, 0), training_prompts(480, 0)
-    assert a == b and a != training_prompts(480, 1)
-    assert len({p["prompt"] for p in a}) == 480
-    assert {d: sum(p["domain"] == d for p in a) for d in smol.CHAT_DOMAINS} == {"code": 160, "math": 160, "chat": 160}
+    n = smol_drafts.AR_RECIPES["full"].prompts  # the full recipe's count: the templates must hold that many
+    a, b = training_prompts(n, 0), training_prompts(n, 0)
+    assert a == b and a != training_prompts(n, 1)
+    assert len({p["prompt"] for p in a}) == n
+    assert {d: sum(p["domain"] == d for p in a) for d in smol.CHAT_DOMAINS} == {d: n // 3 for d in smol.CHAT_DOMAINS}
     held_out = {r["prompt"] for d in smol.CHAT_DOMAINS for s in smol.CHAT_SPLITS for r in smol.eval_prompts(d, s)}
     assert held_out and not held_out & {p["prompt"] for p in a}
     with pytest.raises(ValueError, match="n must be >= 1"):
