@@ -23,15 +23,30 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["SeenRowsHead", "compact_output_layer", "zero_row_count"]
+__all__ = ["SeenRowsHead", "compact_output_layer", "zero_row_count", "nonzero_rows", "zero_rows_problem"]
+
+
+def nonzero_rows(weight: torch.Tensor) -> torch.Tensor:
+    """``[S]``: the ids of the rows of ``weight`` ``[V, H]`` that are not all zero."""
+    return (weight != 0).any(dim=1).nonzero().squeeze(1)
+
+
+def zero_rows_problem(model) -> str | None:
+    """Why a zero output row of ``model`` would NOT give a logit of exactly 0 (a bias, logit soft-capping),
+    or None when it does: the one check behind the seen-vocabulary loss and :func:`compact_output_layer`."""
+    if getattr(model.config, "final_logit_softcapping", None):
+        return "logit soft-capping is not supported (an unseen logit would not be 0)"
+    if getattr(model.get_output_embeddings(), "bias", None) is not None:
+        return "an output layer with a bias is not supported (an unseen logit would not be 0)"
+    return None
 
 
 class SeenRowsHead(nn.Module):
     """An output layer ``[V, H]`` stored as its non-zero rows ``[S, H]`` and their ids ``[S]``."""
 
-    def __init__(self, weight: torch.Tensor):
+    def __init__(self, weight: torch.Tensor, rows: torch.Tensor | None = None):
         super().__init__()
-        rows = (weight != 0).any(dim=1).nonzero().squeeze(1)  # [S]: ids of the rows that are not all zero
+        rows = nonzero_rows(weight) if rows is None else rows  # [S]
         self.in_features, self.out_features = weight.shape[1], weight.shape[0]  # as nn.Linear names them
         self.register_buffer("rows", rows)
         self.weight = nn.Parameter(weight.detach()[rows].clone(), requires_grad=False)  # [S, H]
@@ -45,7 +60,7 @@ class SeenRowsHead(nn.Module):
 def zero_row_count(model) -> int:
     """How many rows of ``model``'s output layer are all zero."""
     w = model.get_output_embeddings().weight
-    return int((~(w != 0).any(dim=1)).sum())
+    return w.shape[0] - len(nonzero_rows(w))
 
 
 @torch.no_grad()
@@ -56,11 +71,10 @@ def compact_output_layer(model, *, min_zero_share: float = 0.5):
     For inference only: the input embedding (tied or not) is left as it was; do not save the result.
     """
     head = model.get_output_embeddings()
-    if isinstance(head, SeenRowsHead) or getattr(head, "bias", None) is not None:
+    if isinstance(head, SeenRowsHead) or zero_rows_problem(model) is not None:
         return model
-    if getattr(model.config, "final_logit_softcapping", None):
+    rows = nonzero_rows(head.weight)
+    if head.weight.shape[0] - len(rows) < min_zero_share * head.weight.shape[0]:
         return model
-    if zero_row_count(model) < min_zero_share * head.weight.shape[0]:
-        return model
-    model.lm_head = SeenRowsHead(head.weight)
+    model.set_output_embeddings(SeenRowsHead(head.weight, rows))
     return model

@@ -34,6 +34,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ..decoding.seen_rows import zero_rows_problem
+
 __all__ = ["seen_tokens", "column_index", "zero_unseen_rows", "check_unseen_rows_zero", "seen_logits",
            "with_unseen_column", "seen_vocab_loss", "output_layer_share"]
 
@@ -66,11 +68,10 @@ def _unseen_mask(seen: torch.Tensor, rows: int, device) -> torch.Tensor:
 def zero_unseen_rows(model, seen: torch.Tensor) -> int:
     """Zero the output-layer rows (and the input embedding's, when tied) of tokens not in ``seen``;
     returns how many rows were zeroed."""
-    if getattr(model.config, "final_logit_softcapping", None):
-        raise ValueError("seen_vocab: logit soft-capping is not supported (an unseen logit would not be 0)")
+    problem = zero_rows_problem(model)
+    if problem is not None:
+        raise ValueError(f"seen_vocab: {problem}")
     head = model.get_output_embeddings()
-    if getattr(head, "bias", None) is not None:
-        raise ValueError("seen_vocab: an output layer with a bias is not supported (an unseen logit would not be 0)")
     unseen = _unseen_mask(seen, head.weight.shape[0], head.weight.device)
     head.weight[unseen] = 0.0
     return int(unseen.sum())
