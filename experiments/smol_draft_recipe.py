@@ -12,6 +12,8 @@ for smol-target").
 
 Variants: zoo (no training: evaluate the built full-scale smol-draft-ar / smol-draft-pard, i.e. the
 recipe of pard_ref/zoo/smol_drafts.py; `python -m pard_ref zoo build smol-draft-pard` first),
+zoo-ar (the built smol-draft-ar, untrained here: only the COD step runs, e.g. `zoo-ar --pard-steps 600
+--only pard` for a longer COD),
 base (the same recipe trained in this process), random-embedding (no projected init), full-vocab (the
 loss over all 49,152 output rows instead of the seen-vocabulary loss),
 prompts-N (the first N distillation prompts only), width-W (draft width W, heads of 64, KV heads of 128), layers-N (N decoder layers:
@@ -63,8 +65,8 @@ def main() -> None:
                    help="a distillation JSONL file to train on instead of the zoo's (e.g. more prompts, made by "
                         "experiments/smol_distill_scale.py); its stem is added to the output's name")
     p.add_argument("--only", choices=["ar", "pard"], default=None,
-                   help="zoo variant only: evaluate just this built draft (e.g. smol-draft-ar while smol-draft-pard "
-                        "is still building)")
+                   help="evaluate just this draft (e.g. smol-draft-ar while smol-draft-pard is still building, or "
+                        "only the new parallel draft of a zoo-ar run)")
     args = p.parse_args()
     torch.set_num_threads(1)
 
@@ -85,11 +87,12 @@ def main() -> None:
         elif part.startswith("width-"):
             w = int(part.split("-")[1])
             recipe = replace(recipe, width=w, intermediate=3 * w, heads=w // 64, kv_heads=max(1, w // 128))
-        elif part not in ("base", "zoo"):
+        elif part not in ("base", "zoo", "zoo-ar"):
             raise SystemExit(f"unknown variant {part!r}")
     row = {"variant": v, "ar_recipe": asdict(recipe), "texts": len(texts), "data": data.name}
 
-    if v == "zoo":
+    from_zoo = v == "zoo" or "zoo-ar" in v.split("+")
+    if from_zoo:
         from pard_ref import zoo
 
         recipe = smol_drafts.AR_RECIPES["full"]
@@ -143,6 +146,7 @@ def _write(row: dict, v: str, args) -> None:
     row["settings"] = {"k": args.k, "max_new_tokens": args.max_new_tokens, "per_domain": args.per_domain,
                        "threads": torch.get_num_threads(), "split": "dev"}
     name = (f"{v}{'-' + args.only if args.only else ''}" if v == "zoo"
+            else f"{v}-pard{args.pard_steps}" if "zoo-ar" in v.split("+")
             else f"{v}-ar{args.ar_steps}-pard{args.pard_steps}")
     if args.data is not None:
         name += f"-{Path(args.data).stem}"
