@@ -12,7 +12,8 @@ it closes the turn; queries cut at the limit, shorter than three words, repeated
 prompt (dev or test) are dropped. The kept queries are answered greedily (batch 64, 160 new tokens) as the zoo
 answers its templated prompts, and written in the zoo's JSONL format, atomically, with the query and answer
 costs in ``FILE.stats.json``. ``mix`` writes the first N templated answers of the zoo's full-scale file followed
-by the first N lines of a self-prompted file (no generation).
+by the first N lines of a self-prompted file (no generation). ``probe`` times 64 requests x 64 tokens (no early
+stop) three ways, twice: sampling with top-k 50 and top-p 0.95 (what ``answer`` does), top-k 50 alone, greedy.
 """
 
 from __future__ import annotations
@@ -60,9 +61,27 @@ def sample_user_prompts(target, tok, n: int, *, batch: int = 64, temperature: fl
     return kept[:n], {"drawn": drawn, "kept": n, "query_tokens": tokens, "seconds": round(time.perf_counter() - t0, 1)}
 
 
+@torch.no_grad()
+def probe(target, tok) -> None:
+    marker = "\x00QUERY\x00"
+    text = tok.decode(encode_chat(tok, marker))
+    ids = tok(text[: text.index(marker)], add_special_tokens=False, return_tensors="pt").input_ids.repeat(64, 1)
+    common = dict(attention_mask=torch.ones_like(ids), max_new_tokens=64, min_new_tokens=64,
+                  eos_token_id=tok.eos_token_id, pad_token_id=tok.eos_token_id)
+    ways = {"top-k 50 + top-p 0.95": dict(do_sample=True, temperature=0.8, top_k=50, top_p=0.95),
+            "top-k 50": dict(do_sample=True, temperature=0.8, top_k=50, top_p=1.0),
+            "greedy": dict(do_sample=False)}
+    for rep in range(2):
+        for name, kw in ways.items():
+            torch.manual_seed(0)
+            t0 = time.perf_counter()
+            target.generate(input_ids=ids, **common, **kw)
+            print(f"pass {rep + 1}, {name}: {time.perf_counter() - t0:.1f} s for 64 requests x 64 tokens", flush=True)
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("what", choices=["answer", "mix"])
+    p.add_argument("what", choices=["answer", "mix", "probe"])
     p.add_argument("--prompts", type=int, default=1440, help="answer: how many self-written requests")
     p.add_argument("--self", dest="self_file", default=None, help="mix: a file written by `answer`")
     p.add_argument("--n", type=int, default=720, help="mix: lines taken from each file")
@@ -78,6 +97,9 @@ def main() -> None:
         print(f"{len(templated)} templated + {len(own)} self-prompted documents -> {out}")
         return
     target, tok = smol.load(dtype=torch.bfloat16, device="cpu", convert_if_missing=True)
+    if args.what == "probe":
+        probe(target, tok)
+        return
     held_out = {r["prompt"].strip() for d in smol.CHAT_DOMAINS for s in ("dev", "test") for r in smol.eval_prompts(d, s)}
     queries, qst = sample_user_prompts(target, tok, args.prompts, exclude=held_out)
     print(f"queries: {qst}", flush=True)
