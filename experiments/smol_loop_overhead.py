@@ -33,7 +33,7 @@ NEW, K, REPEATS = 64, 8, 2
 def run(target, ids, draft, method: str) -> dict:
     dec = SpeculativeDecoder(target, ids, draft=draft, method=method, k=K, max_new_tokens=NEW, eos_token_id=[])
     start = time.perf_counter()
-    records = [dec.step() for _ in iter(lambda: dec.done, True)]
+    records = list(dec)  # one StepRecord per iteration
     wall = time.perf_counter() - start
     st = dec.stats
     return {"wall": wall, "iterations": len(records), "first_target": records[0].target_seconds,

@@ -31,13 +31,22 @@ from pard_ref.training.distill import answer_prompts
 from pard_ref.zoo import smol, smol_drafts
 
 
-@torch.no_grad()
-def sample_user_prompts(target, tok, n: int, *, batch: int = 64, temperature: float = 0.8, top_p: float = 0.95,
-                        max_new_tokens: int = 64, seed: int = 0, exclude: set[str] = frozenset()) -> tuple[list[str], dict]:
-    """``n`` distinct user messages sampled from ``target`` after its chat template's open user turn."""
+# how `answer` samples a request; top_k=50 is transformers' default, written out so `probe` times the same thing
+SAMPLING = dict(do_sample=True, temperature=0.8, top_k=50, top_p=0.95)
+
+
+def user_turn_prefix(tok) -> torch.Tensor:
+    """``[1, P]``: the chat template's ids up to an open user turn (the default system prompt included)."""
     marker = "\x00QUERY\x00"
     text = tok.decode(encode_chat(tok, marker))
-    prefix = tok(text[: text.index(marker)], add_special_tokens=False, return_tensors="pt").input_ids  # [1, P]
+    return tok(text[: text.index(marker)], add_special_tokens=False, return_tensors="pt").input_ids
+
+
+@torch.no_grad()
+def sample_user_prompts(target, tok, n: int, *, batch: int = 64, max_new_tokens: int = 64, seed: int = 0,
+                        exclude: set[str] = frozenset()) -> tuple[list[str], dict]:
+    """``n`` distinct user messages sampled (``SAMPLING``) from ``target`` after its chat template's open user turn."""
+    prefix = user_turn_prefix(tok)  # [1, P]
     eos = tok.eos_token_id
     kept, seen, drawn, tokens = [], set(exclude), 0, 0
     t0 = time.perf_counter()
@@ -46,8 +55,7 @@ def sample_user_prompts(target, tok, n: int, *, batch: int = 64, temperature: fl
         if drawn > 4 * n + 4 * batch:
             raise RuntimeError(f"only {len(kept)} usable queries after {drawn} samples")
         out = target.generate(input_ids=prefix.repeat(batch, 1), attention_mask=torch.ones(batch, prefix.shape[1], dtype=torch.long),
-                              do_sample=True, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens,
-                              eos_token_id=eos, pad_token_id=eos)  # [batch, P + new]
+                              max_new_tokens=max_new_tokens, eos_token_id=eos, pad_token_id=eos, **SAMPLING)  # [batch, P + new]
         drawn += batch
         for row in out[:, prefix.shape[1]:].tolist():
             tokens += (row.index(eos) + 1) if eos in row else len(row)
@@ -63,14 +71,10 @@ def sample_user_prompts(target, tok, n: int, *, batch: int = 64, temperature: fl
 
 @torch.no_grad()
 def probe(target, tok) -> None:
-    marker = "\x00QUERY\x00"
-    text = tok.decode(encode_chat(tok, marker))
-    ids = tok(text[: text.index(marker)], add_special_tokens=False, return_tensors="pt").input_ids.repeat(64, 1)
+    ids = user_turn_prefix(tok).repeat(64, 1)  # [64, P]
     common = dict(attention_mask=torch.ones_like(ids), max_new_tokens=64, min_new_tokens=64,
                   eos_token_id=tok.eos_token_id, pad_token_id=tok.eos_token_id)
-    ways = {"top-k 50 + top-p 0.95": dict(do_sample=True, temperature=0.8, top_k=50, top_p=0.95),
-            "top-k 50": dict(do_sample=True, temperature=0.8, top_k=50, top_p=1.0),
-            "greedy": dict(do_sample=False)}
+    ways = {"top-k 50 + top-p 0.95": SAMPLING, "top-k 50": {**SAMPLING, "top_p": 1.0}, "greedy": dict(do_sample=False)}
     for rep in range(2):
         for name, kw in ways.items():
             torch.manual_seed(0)
@@ -85,9 +89,11 @@ def main() -> None:
     p.add_argument("--prompts", type=int, default=1440, help="answer: how many self-written requests")
     p.add_argument("--self", dest="self_file", default=None, help="mix: a file written by `answer`")
     p.add_argument("--n", type=int, default=720, help="mix: lines taken from each file")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", default=None, help="answer / mix: the JSONL file to write")
     args = p.parse_args()
-    out = Path(args.out)
+    if args.what != "probe" and args.out is None:
+        raise SystemExit(f"{args.what} needs --out FILE.jsonl")
+    out = Path(args.out) if args.out else None
     if args.what == "mix":
         if args.self_file is None:
             raise SystemExit("mix needs --self FILE.jsonl (written by `answer`)")
